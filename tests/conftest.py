@@ -1,0 +1,72 @@
+"""Shared test set-up: backend selection, backend markers, a closed network.
+
+The backend is fixed per process, so `scripts/test.py` runs this suite once per
+backend. Two markers decide what runs where:
+
+- `backend_independent(reason=...)`: the test touches no Keras backend (data
+  pipelines, packaging, lint), so it runs once, in the tensorflow pass.
+- `only_backend(name, reason=...)`: the test is meaningful on one backend only.
+"""
+
+import os
+import pathlib
+import socket
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Embedded datasets are generated once into the repository's test cache and
+# shared by the three backend passes (and by reruns).
+_REPO = pathlib.Path(__file__).resolve().parents[1]
+os.environ.setdefault("TFDS_DATA_DIR", str(_REPO / ".test_data" / "tensorflow_datasets"))
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+BACKEND = keras.backend.backend()
+PRIMARY_BACKEND = "tensorflow"
+
+
+def pytest_report_header(config):
+    return f"keras backend: {BACKEND} (keras {keras.__version__})"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        marker = item.get_closest_marker("backend_independent")
+        if marker is not None and BACKEND != PRIMARY_BACKEND:
+            item.add_marker(
+                pytest.mark.skip(reason=f"backend independent; runs in the {PRIMARY_BACKEND} pass")
+            )
+        marker = item.get_closest_marker("only_backend")
+        if marker is not None:
+            wanted = marker.args[0]
+            reason = marker.kwargs.get("reason", "")
+            if wanted != BACKEND:
+                item.add_marker(pytest.mark.skip(reason=f"{wanted} only: {reason}"))
+
+
+def _is_local(address):
+    if not isinstance(address, tuple):
+        return True  # AF_UNIX paths and the like never leave the machine.
+    host = str(address[0])
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+@pytest.fixture(autouse=True)
+def _closed_network(monkeypatch):
+    """Fail loudly if a test reaches for the network: CI and users may have none."""
+    real_connect = socket.socket.connect
+
+    def connect(sock, address):
+        if not _is_local(address):
+            raise OSError(f"Network access is blocked in tests. Received: address={address}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    keras.utils.set_random_seed(1234)
+    yield
+    keras.backend.clear_session()
