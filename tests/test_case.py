@@ -42,10 +42,12 @@ def _symbolic_inputs(data):
 class TestCase:
     """Base class for layer tests: numeric assertions plus `run_layer_test`."""
 
-    def assertAllClose(self, actual, expected, atol=1e-6, rtol=1e-6, msg=None):
+    # unittest-style name, as in keras-hub's TestCase.
+    def assertAllClose(self, actual, expected, atol=1e-6, rtol=1e-6, msg=None):  # noqa: N802
         actual, expected = _to_numpy(actual), _to_numpy(expected)
-        keras.tree.assert_same_structure(actual, expected)
-        for a, e in zip(keras.tree.flatten(actual), keras.tree.flatten(expected)):
+        actual, expected = keras.tree.flatten(actual), keras.tree.flatten(expected)
+        assert len(actual) == len(expected), f"{len(actual)} outputs, expected {len(expected)}"
+        for a, e in zip(actual, expected):
             np.testing.assert_allclose(a, e, atol=atol, rtol=rtol, err_msg=msg or "")
 
     def run_layer_test(
@@ -109,8 +111,9 @@ class TestCase:
             else:
                 self.assertAllClose(mask, expected_output_mask)
 
-        model = self._check_symbolic_call(cls, init_kwargs, input_data, call_kwargs,
-                                          expected_output_shape)
+        model = self._check_symbolic_call(
+            cls, init_kwargs, input_data, call_kwargs, expected_output_shape
+        )
         if run_training_check:
             self._check_fit_step(model, input_data)
         if run_saving_check:
@@ -132,7 +135,7 @@ class TestCase:
     def _check_symbolic_call(self, cls, init_kwargs, input_data, call_kwargs, expected):
         inputs = _symbolic_inputs(input_data)
         outputs = _call(cls(**init_kwargs), inputs, call_kwargs)
-        expected = keras.tree.map_structure(
+        expected = keras.tree.map_shape_structure(
             lambda s: (None,) + tuple(s[1:]), _normalize_shapes(expected)
         )
         assert _shape_of(outputs) == expected, (
@@ -142,8 +145,7 @@ class TestCase:
 
     def _check_fit_step(self, model, input_data):
         float_outputs = [
-            i for i, t in enumerate(keras.tree.flatten(model.outputs))
-            if "float" in str(t.dtype)
+            i for i, t in enumerate(keras.tree.flatten(model.outputs)) if "float" in str(t.dtype)
         ]
         if not model.trainable_weights or not float_outputs:
             return
@@ -153,11 +155,14 @@ class TestCase:
         targets = keras.tree.map_structure(
             lambda p: np.ones_like(p) if "float" in str(p.dtype) else p, prediction
         )
-        model.fit(input_data, targets, batch_size=len(keras.tree.flatten(prediction)[0]),
-                  epochs=1, verbose=0)
-        moved = [
-            not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights)
-        ]
+        model.fit(
+            input_data,
+            targets,
+            batch_size=len(keras.tree.flatten(prediction)[0]),
+            epochs=1,
+            verbose=0,
+        )
+        moved = [not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights)]
         assert any(moved), "one fit step changed no trainable weight"
 
     def _check_saving(self, model, input_data, tmp_path, atol):
@@ -165,8 +170,7 @@ class TestCase:
         expected = model.predict(input_data, verbose=0)
         model.save(path)
         revived = keras.saving.load_model(path, safe_mode=True)
-        self.assertAllClose(revived.predict(input_data, verbose=0), expected, atol=atol,
-                            rtol=atol)
+        self.assertAllClose(revived.predict(input_data, verbose=0), expected, atol=atol, rtol=atol)
 
 
 def _normalize_shapes(shapes):

@@ -1,0 +1,118 @@
+"""What the RNN encoder and decoders share: building a GRU/LSTM and stepping it."""
+
+import keras
+from keras import ops
+
+RNN_TYPES = ("gru", "lstm")
+
+
+def check_rnn_type(rnn_type):
+    if rnn_type not in RNN_TYPES:
+        raise ValueError(f"`rnn_type` must be one of {RNN_TYPES}. Received: rnn_type={rnn_type}")
+
+
+def check_positive_int(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
+
+
+def num_states(rnn_type):
+    """GRU carries one state (h); LSTM two (h, c)."""
+    return 1 if rnn_type == "gru" else 2
+
+
+def make_rnn(rnn_type, units, name, dtype, return_sequences=True):
+    layer = keras.layers.GRU if rnn_type == "gru" else keras.layers.LSTM
+    return layer(
+        units, return_sequences=return_sequences, return_state=True, name=name, dtype=dtype
+    )
+
+
+def cell_step(rnn, inputs, state, training=None):
+    """One step of `rnn`'s cell, sharing the layer's weights.
+
+    Args:
+        rnn: a built `keras.layers.GRU` or `keras.layers.LSTM`.
+        inputs: `(batch, input_dim)`.
+        state: tuple of `(batch, units)` tensors: `(h,)` or `(h, c)`.
+
+    Returns:
+        `(output, new_state)`, `output` is `(batch, units)`, `new_state` a tuple.
+    """
+    output, new_state = rnn.cell(inputs, list(state), training=training)
+    if not isinstance(new_state, (list, tuple)):
+        new_state = [new_state]
+    return output, tuple(new_state)
+
+
+class RNNDecoderBase(keras.layers.Layer):
+    """Embedding, GRU/LSTM and output projection shared by the two RNN decoders.
+
+    Subclasses add how the context vector is obtained; the output logits always
+    read the new state and the step's context: `logits = W_o [s_t; c_t]`.
+    """
+
+    def __init__(
+        self, vocabulary_size, embedding_dim, units, rnn_type="gru", dropout=0.0, **kwargs
+    ):
+        super().__init__(**kwargs)
+        for name, value in [
+            ("vocabulary_size", vocabulary_size),
+            ("embedding_dim", embedding_dim),
+            ("units", units),
+        ]:
+            check_positive_int(name, value)
+        check_rnn_type(rnn_type)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.units = units
+        self.rnn_type = rnn_type
+        self.dropout = dropout
+
+    def _build_rnn_parts(self, context_dim):
+        self.embedding = keras.layers.Embedding(
+            self.vocabulary_size,
+            self.embedding_dim,
+            name="token_embedding",
+            dtype=self.dtype_policy,
+        )
+        self.embedding.build((None, None))
+        self.embedding_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.rnn = make_rnn(self.rnn_type, self.units, self.rnn_type, self.dtype_policy)
+        self.rnn.build((None, None, self.embedding_dim + context_dim))
+        self.output_dense = keras.layers.Dense(
+            self.vocabulary_size, name="output_dense", dtype=self.dtype_policy
+        )
+        self.output_dense.build((None, self.units + context_dim))
+
+    def _check_state(self, state):
+        expected = num_states(self.rnn_type)
+        if not isinstance(state, (list, tuple)) or len(state) != expected:
+            raise ValueError(
+                f"A {self.rnn_type} decoder takes a state tuple of {expected} tensor(s) "
+                f"of shape (batch, {self.units}). Received: state={state}"
+            )
+        for tensor in state:
+            if len(tensor.shape) != 2 or tensor.shape[-1] not in (None, self.units):
+                raise ValueError(
+                    f"Each state tensor must have shape (batch, {self.units}); the "
+                    "encoder's width must equal the decoder's `units`. "
+                    f"Received: state shapes={[tuple(t.shape) for t in state]}"
+                )
+        return tuple(state)
+
+    def _logits(self, rnn_output, context):
+        return self.output_dense(ops.concatenate([rnn_output, context], axis=-1))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            vocabulary_size=self.vocabulary_size,
+            embedding_dim=self.embedding_dim,
+            units=self.units,
+            rnn_type=self.rnn_type,
+            dropout=self.dropout,
+        )
+        return config

@@ -1,0 +1,168 @@
+"""The lecture's attention decoder: a new context c_t at every step (Bahdanau)."""
+
+import keras
+from keras import ops
+
+from keras_seqattn.layers._rnn import RNNDecoderBase, cell_step
+from keras_seqattn.layers.bahdanau_attention import BahdanauAttention
+
+
+@keras.saving.register_keras_serializable(package="keras_seqattn")
+class AttentionRNNDecoder(RNNDecoderBase):
+    """GRU/LSTM decoder that attends over the encoder states at every step.
+
+    At step `t`, as in Bahdanau et al. (2015):
+
+    1. `c_t, a_t = BahdanauAttention(s_{t-1}, h)`: scores of the previous state
+       against every encoder state, softmax over real (unpadded) positions only.
+    2. `s_t = g([E y_{t-1}; c_t], s_{t-1})`.
+    3. `logits_t = W_o [s_t; c_t]`.
+
+    Because `c_t` depends on `s_{t-1}`, teacher forcing cannot run the RNN over
+    the whole target in one kernel call; `call()` runs the same `step()` inside
+    `keras.ops.scan`, so training and generation share one code path, and
+    `W_k h` is computed once per source sequence, not once per step.
+
+    Args:
+        vocabulary_size: int, target vocabulary size.
+        embedding_dim: int, width of the target token embeddings.
+        units: int, RNN state width; must equal the encoder's hidden width when
+            the encoder's final state is used as `s_0`.
+        attention_units: int, width of the attention MLP. Defaults to `units`.
+        score_mode: `"additive"`, `"dot"` or `"cosine"` (see
+            `BahdanauAttention`). Defaults to `"additive"`.
+        rnn_type: `"gru"` or `"lstm"`. Defaults to `"gru"`.
+        dropout: float, dropout on the target embeddings. Defaults to `0.0`.
+        **kwargs: other keyword arguments of `keras.layers.Layer`.
+
+    Call arguments:
+        token_ids: int `(batch, T)`, the decoder inputs `[START] y_1 .. y_{T-1}`.
+        initial_state: tuple of `(batch, units)` tensors.
+        values: encoder states `h`, `(batch, S, value_dim)`.
+        padding_mask: optional boolean `(batch, S)`, `True` at real positions.
+        training: Python boolean.
+
+    Returns:
+        `(logits, attention)`: `(batch, T, vocabulary_size)` and the attention
+        weights `(batch, T, S)`; each row sums to 1 over real positions and is 0
+        on padding.
+
+    Example:
+
+    >>> decoder = AttentionRNNDecoder(vocabulary_size=30, embedding_dim=8, units=16)
+    >>> h = np.random.rand(2, 5, 16).astype("float32")
+    >>> s0 = np.random.rand(2, 16).astype("float32")
+    >>> logits, attention = decoder(np.array([[2, 7, 9], [2, 5, 0]]), (s0,), h)
+    >>> tuple(logits.shape), tuple(attention.shape)
+    ((2, 3, 30), (2, 3, 5))
+
+    Reference:
+        Bahdanau, Cho, Bengio (2015), Neural Machine Translation by Jointly
+        Learning to Align and Translate, section 3.1.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        embedding_dim,
+        units,
+        attention_units=None,
+        score_mode="additive",
+        rnn_type="gru",
+        dropout=0.0,
+        **kwargs,
+    ):
+        super().__init__(
+            vocabulary_size, embedding_dim, units, rnn_type=rnn_type, dropout=dropout, **kwargs
+        )
+        self.attention_units = attention_units
+        self.score_mode = score_mode
+        self.attention = BahdanauAttention(
+            attention_units or units,
+            score_mode=score_mode,
+            name="attention",
+            dtype=self.dtype_policy,
+        )
+
+    def build(
+        self, token_ids_shape, initial_state_shape=None, values_shape=None, padding_mask_shape=None
+    ):
+        if values_shape is None or len(values_shape) != 3:
+            raise ValueError(
+                "AttentionRNNDecoder needs `values` of shape (batch, S, value_dim). "
+                f"Received: values.shape={values_shape}"
+            )
+        self._build_rnn_parts(values_shape[-1])
+        self.attention.build((None, self.units), tuple(values_shape))
+        self.built = True
+
+    def precompute(self, values):
+        """The attention keys `W_k h`, once per source sequence."""
+        return self.attention.project_keys(values)
+
+    def step(self, token_ids, state, values, keys, padding_mask=None, training=None):
+        """One decoder step.
+
+        Args:
+            token_ids: int `(batch,)`, the previous token.
+            state: tuple of `(batch, units)` tensors, `s_{t-1}` first.
+            values: `(batch, S, value_dim)` encoder states.
+            keys: `precompute(values)`, `(batch, S, attention_units)`.
+            padding_mask: optional boolean `(batch, S)`.
+
+        Returns:
+            `(logits, new_state, attention)`: `(batch, vocabulary_size)`, the state
+            tuple and the weights `(batch, S)`.
+        """
+        state = self._check_state(state)
+        return self._step(self.embedding(token_ids), state, values, keys, padding_mask, training)
+
+    def _step(self, embedded, state, values, keys, padding_mask, training):
+        context, weights = self.attention(
+            state[0], values, keys=keys, padding_mask=padding_mask, training=training
+        )  # (batch, value_dim), (batch, S)
+        output, new_state = cell_step(
+            self.rnn,
+            ops.concatenate([embedded, context], axis=-1),
+            state,
+            training=training,
+        )
+        return self._logits(output, context), new_state, weights
+
+    def call(self, token_ids, initial_state, values, padding_mask=None, training=None):
+        state = self._check_state(initial_state)
+        keys = self.precompute(values)
+        x = self.embedding_dropout(self.embedding(token_ids), training=training)
+        time_major = ops.transpose(x, (1, 0, 2))  # (T, batch, embedding_dim)
+
+        # Keras's TensorFlow `scan` needs each step's output to have the carry's
+        # structure, so the step's logits and weights ride in the carry and the
+        # stacked carries are the outputs.
+        batch = ops.shape(token_ids)[0]
+        carry = (
+            state,
+            ops.zeros((batch, self.vocabulary_size), dtype=x.dtype),
+            ops.zeros((batch, ops.shape(values)[1]), dtype=x.dtype),
+        )
+
+        def scan_step(carry, embedded):
+            logits, new_state, weights = self._step(
+                embedded, carry[0], values, keys, padding_mask, training
+            )
+            new_carry = (new_state, logits, ops.cast(weights, logits.dtype))
+            return new_carry, new_carry
+
+        _, (_, logits, weights) = ops.scan(scan_step, carry, time_major)
+        # (T, batch, V) and (T, batch, S) back to batch-major.
+        return ops.transpose(logits, (1, 0, 2)), ops.transpose(weights, (1, 0, 2))
+
+    def compute_output_shape(
+        self, token_ids_shape, initial_state_shape=None, values_shape=None, padding_mask_shape=None
+    ):
+        prefix = tuple(token_ids_shape)
+        return prefix + (self.vocabulary_size,), prefix + (values_shape[1],)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(attention_units=self.attention_units, score_mode=self.score_mode)
+        return config
