@@ -1,0 +1,129 @@
+"""Pieces shared by greedy and beam search: checks, the seam, buffers, scores."""
+
+import numbers
+
+import keras
+from keras import ops
+
+# Finite rather than -inf, so that sums and differences of scores never give NaN.
+NEG_INF = -1e9
+
+
+def validate_arguments(start_id, stop_id, max_length, beam_width, length_penalty, pad_id):
+    """Raises `ValueError` for arguments the search loops cannot use."""
+    for name, value in (
+        ("start_id", start_id),
+        ("stop_id", stop_id),
+        ("pad_id", pad_id),
+    ):
+        if not _is_int(value):
+            raise ValueError(f"`{name}` must be an int token id. Received: {name}={value}")
+    if not _is_int(max_length) or max_length < 1:
+        raise ValueError(f"`max_length` must be an int >= 1. Received: max_length={max_length}")
+    if not _is_int(beam_width) or beam_width < 1:
+        raise ValueError(f"`beam_width` must be an int >= 1. Received: beam_width={beam_width}")
+    if (
+        not isinstance(length_penalty, numbers.Real)
+        or isinstance(length_penalty, bool)
+        or not length_penalty >= 0  # also rejects NaN
+    ):
+        raise ValueError(
+            f"`length_penalty` must be a number >= 0. Received: length_penalty={length_penalty}"
+        )
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def encode(model, inputs):
+    """Calls `model.encode` and checks that it kept to the seam."""
+    outputs = model.encode(inputs)
+    if not isinstance(outputs, (tuple, list)) or len(outputs) != 2:
+        raise TypeError(
+            "`model.encode(inputs)` must return `(memory, state)`. "
+            f"Received: {type(outputs).__name__}"
+        )
+    memory, state = outputs
+    for name, value in (("memory", memory), ("state", state)):
+        if not isinstance(value, (tuple, list)):
+            raise TypeError(
+                f"`model.encode` must return `{name}` as a tuple of tensors. "
+                f"Received: {name} of type {type(value).__name__}"
+            )
+    return tuple(memory), tuple(state)
+
+
+def decode(model, token_ids, state, memory, index):
+    """One `model.decode_step`, with float32 logits and attention."""
+    logits, new_state, attention = model.decode_step(token_ids, state, memory, index)
+    logits = ops.cast(logits, "float32")  # (batch, vocab)
+    return logits, tuple(new_state), ops.cast(attention, "float32")
+
+
+def batch_size(inputs, memory, state):
+    """The batch size: a Python int, or a scalar tensor in a graph of unknown batch."""
+    tensors = keras.tree.flatten((memory, state, inputs))
+    if not tensors:
+        raise ValueError(
+            "Cannot find the batch size: `inputs`, `memory` and `state` hold no tensor."
+        )
+    return ops.shape(tensors[0])[0]
+
+
+def vocabulary_size(logits):
+    size = logits.shape[-1]
+    return ops.shape(logits)[-1] if size is None else size
+
+
+def empty_attention_buffer(attention, max_length):
+    """Zeros `(batch, max_length, *attention_shape)` for `attention` of one step."""
+    shape = tuple(ops.shape(attention))
+    return ops.zeros(shape[:1] + (max_length,) + shape[1:], dtype="float32")
+
+
+def write_step(buffer, index, values):
+    """`buffer[:, index] = values`, as a `where` over a one-hot position mask.
+
+    Elementwise ops only, so the update is a TFLite builtin on every backend.
+
+    Args:
+        buffer: `(batch, max_length, *rest)`.
+        index: int32 scalar tensor, the position to write.
+        values: `(batch, *rest)`, same dtype as `buffer`.
+    """
+    max_length = buffer.shape[1]
+    at_index = ops.equal(ops.arange(max_length, dtype="int32"), index)  # (max_length,)
+    at_index = ops.reshape(
+        at_index, (1, max_length) + (1,) * (len(buffer.shape) - 2)
+    )  # (1, max_length, 1, ...)
+    return ops.where(at_index, ops.expand_dims(values, 1), buffer)
+
+
+def mask_rows(x, row_mask):
+    """Zeros the rows of `x` (batch, ...) where `row_mask` (batch,) is `True`."""
+    row_mask = ops.reshape(row_mask, (-1,) + (1,) * (len(x.shape) - 1))  # (batch, 1, ...)
+    return ops.where(row_mask, ops.zeros_like(x), x)
+
+
+def alive_every(size, period):
+    """float32 `(size,)` scores: `0` at multiples of `period`, `NEG_INF` elsewhere."""
+    first = ops.equal(ops.arange(size, dtype="int32") % period, 0)  # (size,)
+    return ops.cast(ops.where(first, 0.0, NEG_INF), "float32")
+
+
+def keep_going(index, done, max_length):
+    """The loop condition: a position is left and some row is not done."""
+    return ops.logical_and(ops.less(index, max_length), ops.any(ops.logical_not(done)))
+
+
+def length_normalize(scores, lengths, length_penalty):
+    """`scores / lp(lengths)` with Google NMT's `lp = ((5 + length) / 6) ** alpha`.
+
+    Reference:
+        Wu et al. (2016), Google's Neural Machine Translation System, section 7.
+    """
+    if length_penalty == 0:
+        return scores  # lp = 1 exactly: raw log-probabilities.
+    lengths = ops.cast(lengths, "float32")
+    return scores / ops.power((5.0 + lengths) / 6.0, float(length_penalty))

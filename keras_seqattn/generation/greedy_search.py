@@ -1,0 +1,98 @@
+"""Greedy search: the most probable next token at every step, for a whole batch."""
+
+from keras import ops
+
+from keras_seqattn.generation import _decoding
+from keras_seqattn.generation.generation_output import GenerationOutput
+
+
+def greedy_search(model, inputs, *, start_id, stop_id, max_length, length_penalty=0.0, pad_id=0):
+    """Generates one sequence per row by always taking the most probable token.
+
+    The model only has to implement the seam of every generative model of the
+    package, `encode(inputs) -> (memory, state)` and
+    `decode_step(token_ids, state, memory, index) -> (logits, state, attention)`.
+
+    1. Encode once: `memory, state = model.encode(inputs)`.
+    2. At position `t` (from `0`, fed `[START]`), run one decoder step and take
+       the top-1 of `log_softmax(logits)` with `ops.top_k(., 1)` (not `argmax`,
+       whose TensorFlow lowering is not a TFLite builtin).
+    3. Write the token and this step's attention into fixed-size buffers; a row
+       that emitted `stop_id` is done: from then on it gets `pad_id`, zero
+       attention and no more score.
+    4. Stop when every row is done or `max_length` tokens were produced.
+
+    The steps after the first run in `ops.while_loop`, so the search compiles
+    into one graph (SavedModel, TFLite, `jax.jit`); the first step runs before
+    the loop, so `decode_step` builds its layers outside any trace.
+
+    Args:
+        model: an object with the `encode` and `decode_step` methods above.
+        inputs: what `model.encode` takes (tensor, tuple or dict; batch first).
+        start_id: int, the `[START]` token fed at position 0.
+        stop_id: int, the `[STOP]` token that ends a row.
+        max_length: int >= 1, the number of positions in the output.
+        length_penalty: float >= 0, only rescales the reported scores by
+            `lp(length)` (see `beam_search`), so that greedy search and
+            `beam_search(beam_width=1)` agree. Defaults to `0.0`.
+        pad_id: int written after `[STOP]`. Defaults to `0`.
+
+    Returns:
+        A `GenerationOutput`: `ids` `(batch, max_length)` int32, `lengths`
+        `(batch,)` int32, `scores` `(batch,)` float32 and `attention`
+        `(batch, max_length, *attention_shape)` float32.
+
+    Example:
+
+    ```python
+    output = greedy_search(model, source_ids, start_id=1, stop_id=2, max_length=20)
+    output.ids  # (batch, 20): tokens, [STOP], then padding.
+    ```
+    """
+    _decoding.validate_arguments(start_id, stop_id, max_length, 1, length_penalty, pad_id)
+    memory, state = _decoding.encode(model, inputs)
+    batch = _decoding.batch_size(inputs, memory, state)
+
+    pad = ops.convert_to_tensor(pad_id, dtype="int32")
+
+    def choose(index, logits, state, step_attention, ids, attention, scores, lengths, done):
+        log_probs = ops.log_softmax(logits, axis=-1)  # (batch, vocab)
+        # Top-1 of the running totals, exactly as beam search with one beam.
+        best_scores, best = ops.top_k(ops.expand_dims(scores, 1) + log_probs, 1)
+        tokens = ops.where(done, pad, ops.cast(best[:, 0], "int32"))  # (batch,)
+        scores = ops.where(done, scores, best_scores[:, 0])
+        lengths = lengths + ops.cast(ops.logical_not(done), "int32")
+        ids = _decoding.write_step(ids, index, tokens)
+        step_attention = _decoding.mask_rows(step_attention, done)
+        attention = _decoding.write_step(attention, index, step_attention)
+        done = ops.logical_or(done, ops.equal(tokens, stop_id))
+        return index + 1, tokens, state, ids, attention, scores, lengths, done
+
+    def step(index, tokens, state, ids, attention, scores, lengths, done):
+        logits, state, step_attention = _decoding.decode(model, tokens, state, memory, index)
+        return choose(index, logits, state, step_attention, ids, attention, scores, lengths, done)
+
+    # The first step runs before the loop: it builds the model's layers outside
+    # any trace, and its attention shape sizes the attention buffer.
+    index = ops.convert_to_tensor(0, dtype="int32")
+    tokens = ops.full((batch,), start_id, dtype="int32")
+    logits, state, step_attention = _decoding.decode(model, tokens, state, memory, index)
+    carry = choose(
+        index,
+        logits,
+        state,
+        step_attention,
+        ops.full((batch, max_length), pad_id, dtype="int32"),
+        _decoding.empty_attention_buffer(step_attention, max_length),
+        ops.zeros((batch,), dtype="float32"),
+        ops.zeros((batch,), dtype="int32"),
+        ops.zeros((batch,), dtype="bool"),
+    )
+    carry = ops.while_loop(
+        lambda index, *rest: _decoding.keep_going(index, rest[-1], max_length),
+        step,
+        carry,
+    )
+    _, _, _, ids, attention, scores, lengths, _ = carry
+    scores = _decoding.length_normalize(scores, lengths, length_penalty)
+    return GenerationOutput(ids=ids, lengths=lengths, scores=scores, attention=attention)
