@@ -1,0 +1,13 @@
+"""Text preprocessing shared by every text model: one TensorFlow module for tf.data."""
+
+from keras_seqattn.text.pipelines import seq2seq_batches
+from keras_seqattn.text.sequence_tokenizer import (
+    PAD,
+    SPECIAL_TOKENS,
+    START,
+    STOP,
+    UNK,
+    SequenceTokenizer,
+)
+
+__all__ = ["PAD", "SPECIAL_TOKENS", "START", "STOP", "UNK", "SequenceTokenizer", "seq2seq_batches"]

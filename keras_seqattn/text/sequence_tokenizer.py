@@ -1,0 +1,326 @@
+"""Text to padded ids and back, with [PAD] [UNK] [START] [STOP] at ids 0-3."""
+
+import collections
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+PAD, UNK, START, STOP = "[PAD]", "[UNK]", "[START]", "[STOP]"
+SPECIAL_TOKENS = (PAD, UNK, START, STOP)
+MODES = ("word_piece", "character")
+
+
+@keras.saving.register_keras_serializable(package="keras_seqattn")
+class SequenceTokenizer(keras.layers.Layer):
+    """Tokenises text into padded int32 ids framed by `[START]` and `[STOP]`.
+
+    The one text preprocessing of the package (translation sources and targets,
+    captions). Per string it:
+
+    1. Lowercases, when `lowercase=True`.
+    2. Splits into tokens and looks them up; unknown ones become `[UNK]` (id 1).
+    3. Truncates to `sequence_length` minus the specials asked for, prepends
+       `[START]` (id 2), appends `[STOP]` (id 3) and pads with `[PAD]` (id 0)
+       (`keras_hub.layers.StartEndPacker`). So truncation keeps `[START]`, and
+       `[STOP]` is still the last token when `add_stop=True`.
+
+    Modes:
+    - `"word_piece"`: `keras_hub.tokenizers.WordPieceTokenizer`. Lowercasing is
+      Unicode case folding ("ß" becomes "ss") and punctuation becomes separate
+      words, so detokenisation, which joins words with spaces, turns
+      "2023-05-17" into "2023 - 05 - 17".
+    - `"character"`: each Unicode character is a token (`tf.strings.unicode_split`
+      and a lookup table; lowercasing is `tf.strings.lower`); detokenisation
+      joins with no separator and inverts tokenisation exactly. Use it for
+      dates and other text whose spacing matters.
+
+    The layer runs TensorFlow ops: inside `tf.data` (on any Keras backend) it
+    returns `tf.Tensor`s; called eagerly it returns a tensor of the backend.
+
+    Args:
+        vocabulary: list of str, the token of each id; it must start with
+            `["[PAD]", "[UNK]", "[START]", "[STOP]"]`. In `"character"` mode the
+            other tokens are single characters.
+        mode: `"word_piece"` or `"character"`. Defaults to `"word_piece"`.
+        lowercase: bool, lowercase the text first. Defaults to `True`.
+        sequence_length: int or `None`, the padded length of calls that give
+            none; `None` pads to the longest sequence of the batch. Defaults to
+            `None`.
+        **kwargs: other keyword arguments of `keras.layers.Layer`.
+
+    Call arguments:
+        inputs: a str, a list or 1-D numpy array of str, or a `tf.string` tensor
+            of shape `()` or `(batch,)`.
+        add_start: bool, prepend `[START]`. Defaults to `False`.
+        add_stop: bool, append `[STOP]`. Defaults to `False`.
+        sequence_length: int, overrides the layer's `sequence_length`.
+
+    Returns:
+        int32 ids `(batch, sequence_length)`, or `(sequence_length,)` for a
+        scalar string.
+
+    Example:
+
+    >>> tokenizer = SequenceTokenizer.from_corpus(["2023-05-17"], mode="character")
+    >>> ids = tokenizer(["2023-05-17"], add_start=True, add_stop=True)
+    >>> tokenizer.detokenize(ids)
+    ['2023-05-17']
+    """
+
+    PAD, UNK, START, STOP = SPECIAL_TOKENS
+    pad_id, oov_id, start_id, stop_id = 0, 1, 2, 3
+
+    def __init__(
+        self, vocabulary, mode="word_piece", lowercase=True, sequence_length=None, **kwargs
+    ):
+        super().__init__(**kwargs)
+        _check_mode(mode)
+        _check_vocabulary(vocabulary, mode)
+        _check_length(sequence_length)
+        self.vocabulary = list(vocabulary)
+        self.mode = mode
+        self.lowercase = lowercase
+        self.sequence_length = sequence_length
+        # Like keras-hub's preprocessing layers: take raw strings, no weights.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self.built = True
+        self._token_ids = {token: i for i, token in enumerate(self.vocabulary)}
+        # The length is given on every packer call.
+        self._packer = keras_hub.layers.StartEndPacker(
+            sequence_length=None, start_value=2, end_value=3, pad_value=0
+        )
+        if mode == "word_piece":
+            self._word_piece = keras_hub.tokenizers.WordPieceTokenizer(
+                self.vocabulary, lowercase=lowercase, strip_accents=False, dtype="int32"
+            )
+        else:
+            ids = tf.range(len(self.vocabulary), dtype=tf.int32)
+            initializer = tf.lookup.KeyValueTensorInitializer(self.vocabulary, ids)
+            self._table = tf.lookup.StaticHashTable(initializer, default_value=1)
+        # Eager calls run the graph that tf.data runs, traced once per call options,
+        # rather than keras-hub's pure-Python eager path.
+        self._graph_fns = {}
+
+    @classmethod
+    def from_corpus(
+        cls,
+        texts,
+        mode="word_piece",
+        vocabulary_size=1000,
+        lowercase=True,
+        sequence_length=None,
+        **kwargs,
+    ):
+        """Builds the vocabulary from `texts`, then the tokenizer.
+
+        Args:
+            texts: an iterable or numpy array of str/bytes, or a
+                `tf.data.Dataset` of scalar strings.
+            mode: `"word_piece"` (`keras_hub.tokenizers.compute_word_piece_vocabulary`)
+                or `"character"` (every character seen, most frequent first,
+                ties in character order). Defaults to `"word_piece"`.
+            vocabulary_size: int, most tokens, the four specials included.
+                Defaults to `1000`.
+            lowercase, sequence_length, **kwargs: as in `SequenceTokenizer`.
+        """
+        _check_mode(mode)
+        if not isinstance(vocabulary_size, int) or vocabulary_size <= len(SPECIAL_TOKENS):
+            raise ValueError(f"`vocabulary_size` must be an int > 4. Received: {vocabulary_size=}")
+        texts = _as_text_list(texts)
+        if mode == "word_piece":
+            # keras-hub reads a list as file names, so pass a dataset.
+            vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+                tf.data.Dataset.from_tensor_slices(texts),
+                vocabulary_size,
+                lowercase=lowercase,
+                strip_accents=False,
+                reserved_tokens=list(SPECIAL_TOKENS),
+            )
+        else:
+            counts = collections.Counter()
+            for start in range(0, len(texts), 4096):
+                batch = _lower(tf.constant(texts[start : start + 4096]), lowercase)
+                chars = tf.strings.unicode_split(batch, "UTF-8").flat_values.numpy()
+                counts.update(char.decode("utf-8") for char in chars)
+            ranked = sorted(counts, key=lambda char: (-counts[char], char))
+            vocabulary = list(SPECIAL_TOKENS) + ranked[: vocabulary_size - 4]
+        return cls(vocabulary, mode, lowercase, sequence_length, **kwargs)
+
+    def call(self, inputs, add_start=False, add_stop=False, sequence_length=None):
+        inputs = _as_string_tensor(inputs)
+        if sequence_length is None:
+            sequence_length = self.sequence_length
+        sequence_length = _check_length(sequence_length, int(add_start) + int(add_stop))
+        if not tf.executing_eagerly():
+            return self._tokenize(inputs, add_start, add_stop, sequence_length)
+        key = (bool(add_start), bool(add_stop), sequence_length)
+        if key not in self._graph_fns:
+            self._graph_fns[key] = tf.function(
+                lambda texts: self._tokenize(texts, *key),
+                input_signature=[tf.TensorSpec([None], tf.string)],
+                autograph=False,
+            )
+        ids = self._graph_fns[key](tf.reshape(inputs, (-1,))).numpy()
+        return ops.convert_to_tensor(ids[0] if inputs.shape.rank == 0 else ids)
+
+    def _tokenize(self, inputs, add_start, add_stop, sequence_length):
+        texts = tf.reshape(inputs, (-1,))  # (batch,)
+        if self.mode == "word_piece":
+            tokens = self._word_piece.tokenize(texts)  # ragged (batch, None)
+        else:
+            chars = tf.strings.unicode_split(_lower(texts, self.lowercase), "UTF-8")
+            tokens = tf.ragged.map_flat_values(self._table.lookup, chars)
+        tokens = tf.cast(tokens, tf.int32)
+        if sequence_length is not None:
+            ids = self._packer(
+                tokens,
+                sequence_length=sequence_length,
+                add_start_value=add_start,
+                add_end_value=add_stop,
+            )
+        else:
+            # Pad to the longest row, which StartEndPacker cannot (it needs a Python
+            # int): one spare column, then [STOP] written at each row's length.
+            ids = tf.pad(tokens.to_tensor(), [[0, 0], [0, int(add_stop)]])
+            if add_stop:
+                ids += 3 * tf.one_hot(tokens.row_lengths(), tf.shape(ids)[1], dtype=tf.int32)
+            if add_start:
+                ids = tf.pad(ids, [[0, 0], [1, 0]], constant_values=2)
+        return ids[0] if inputs.shape.rank == 0 else ids
+
+    def detokenize(self, ids):
+        """Ids `(batch, T)` or `(T,)` of any backend -> a list of str, one per row.
+
+        Drops `[PAD]` and `[START]` and stops at the first `[STOP]`; word pieces
+        are joined by `WordPieceTokenizer.detokenize`, characters with nothing.
+        """
+        rows = [[i for i in row if i == 1 or i > 3] for row in self._rows(ids)]
+        if self.mode == "character":
+            return ["".join(self.vocabulary[i] for i in row) for row in rows]
+        return [self._word_piece.detokenize(row) if row else "" for row in rows]
+
+    def id_to_token(self, ids):
+        """Ids -> token strings per row, up to and with `[STOP]`, `[PAD]` dropped."""
+        rows = self._rows(ids, keep_stop=True)
+        return [[self.vocabulary[i] for i in row if i != 0] for row in rows]
+
+    def token_to_id(self, token):
+        if token not in self._token_ids:
+            raise ValueError(f"The token is not in the vocabulary. Received: {token=}")
+        return self._token_ids[token]
+
+    def _rows(self, ids, keep_stop=False):
+        """Ids as lists of python ints, one per row, cut at the first `[STOP]`."""
+        ids = np.asarray(ops.convert_to_numpy(ids) if ops.is_tensor(ids) else ids)
+        if ids.ndim not in (1, 2) or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(
+                "Expected integer ids of shape (batch, T) or (T,). "
+                f"Received: ids.shape={ids.shape}, ids.dtype={ids.dtype}"
+            )
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocabulary_size):
+            raise ValueError(
+                f"Ids must lie in [0, {self.vocabulary_size}). "
+                f"Received: min={ids.min()}, max={ids.max()}"
+            )
+        rows = np.atleast_2d(ids).tolist()
+        return [row[: row.index(3) + keep_stop] if 3 in row else row for row in rows]
+
+    @property
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    def get_vocabulary(self):
+        return list(self.vocabulary)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary": list(self.vocabulary),
+                "mode": self.mode,
+                "lowercase": self.lowercase,
+                "sequence_length": self.sequence_length,
+            }
+        )
+        return config
+
+
+def _lower(texts, lowercase):
+    return tf.strings.lower(texts, encoding="utf-8") if lowercase else texts
+
+
+def _check_mode(mode):
+    if mode not in MODES:
+        raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
+
+
+def _check_vocabulary(vocabulary, mode):
+    if isinstance(vocabulary, str) or not all(isinstance(t, str) for t in vocabulary):
+        raise ValueError(f"`vocabulary` must be a list of str. Received: {vocabulary!r:.80}")
+    vocabulary = list(vocabulary)
+    repeated = [token for token, n in collections.Counter(vocabulary).items() if n > 1]
+    if tuple(vocabulary[:4]) != SPECIAL_TOKENS or repeated:
+        raise ValueError(
+            f"`vocabulary` must start with {list(SPECIAL_TOKENS)} and repeat no token. "
+            f"Received: vocabulary[:4]={vocabulary[:4]}, repeated={repeated}"
+        )
+    long_tokens = [token for token in vocabulary[4:] if len(token) != 1]
+    if mode == "character" and long_tokens:
+        raise ValueError(
+            "In character mode every token but the specials is one character. "
+            f"Received: {long_tokens[:5]}"
+        )
+
+
+def _check_length(value, specials=0):
+    """`value` as an int with room for the specials asked for, or `None`."""
+    if value is None:
+        return None
+    minimum = max(specials, 1)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(
+            f"`sequence_length` must be None or an int >= {minimum} (room for the "
+            f"[START]/[STOP] asked for). Received: sequence_length={value}"
+        )
+    return int(value)
+
+
+def _as_string_tensor(inputs):
+    """Text input -> `tf.string` tensor of shape `()` or `(batch,)`."""
+    is_text_array = isinstance(inputs, np.ndarray) and inputs.dtype.kind in "USO"
+    if isinstance(inputs, (str, bytes, list, tuple)) or is_text_array:
+        try:
+            inputs = tf.constant(inputs, dtype=tf.string)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"Expected a string tensor or strings. Received: inputs={inputs!r:.80}"
+            ) from error
+    if not (isinstance(inputs, tf.Tensor) and inputs.dtype == tf.string):
+        dtype = getattr(inputs, "dtype", type(inputs).__name__)
+        raise TypeError(f"Expected a string tensor. Received: inputs.dtype={dtype}")
+    if inputs.shape.rank not in (0, 1):
+        raise ValueError(
+            f"Expected a scalar or (batch,) string tensor. Received: inputs.shape={inputs.shape}"
+        )
+    return inputs
+
+
+def _as_text_list(texts):
+    """A corpus (iterable, numpy array or `tf.data.Dataset`) -> list of str."""
+    if isinstance(texts, tf.data.Dataset):
+        texts = texts.as_numpy_iterator()
+    elif isinstance(texts, (str, bytes)):
+        texts = [texts]
+    elif isinstance(texts, np.ndarray):
+        texts = texts.ravel().tolist()
+    texts = [text.decode("utf-8") if isinstance(text, bytes) else text for text in texts]
+    if not texts:
+        raise ValueError("Expected at least one text. Received: texts=[] (an empty corpus)")
+    if not all(isinstance(text, str) for text in texts):
+        bad = [text for text in texts if not isinstance(text, str)][:3]
+        raise TypeError(f"Expected a corpus of strings. Received: {bad!r}")
+    return texts
