@@ -64,8 +64,10 @@ def main(argv=None):
     totals = [0, 0, 0]
     for backend, (code, seconds, counts) in results.items():
         status = "ok" if code == 0 else f"FAILED (pytest exit {code})"
-        print(f"{backend:<11} {counts[0]:>4} passed {counts[1]:>3} failed "
-              f"{counts[2]:>3} skipped  {seconds:7.1f}s  {status}")
+        print(
+            f"{backend:<11} {counts[0]:>4} passed {counts[1]:>3} failed "
+            f"{counts[2]:>3} skipped  {seconds:7.1f}s  {status}"
+        )
         totals = [t + c for t, c in zip(totals, counts)]
     print(f"all backends: {totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
     # Any non-zero pytest exit fails the run, including 5 ("no tests collected").

@@ -32,30 +32,49 @@ def _python_files(folder):
 
 @independent
 def test_every_package_is_listed_in_pyproject():
-    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     found = {"keras_seqattn.applications"}
     for init in (REPO / "keras_seqattn").rglob("__init__.py"):
         found.add(".".join(init.parent.relative_to(REPO).parts))
     for init in (REPO / "applications").rglob("__init__.py"):
         found.add(".".join(("keras_seqattn",) + init.parent.relative_to(REPO).parts))
-    assert found == listed, f"pyproject packages differ: missing {found - listed}, extra {listed - found}"
+    assert found == listed, (
+        f"pyproject packages differ: missing {found - listed}, extra {listed - found}"
+    )
 
 
 @independent
 def test_wheel_ships_applications_inside_the_package(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(tmp_path), str(REPO)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
     )
     (wheel,) = tmp_path.glob("keras_seqattn-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     top_level = {n.split("/")[0] for n in names}
     assert top_level == {"keras_seqattn", wheel.name.split("-py")[0] + ".dist-info"}
-    expected = {f"keras_seqattn/{p.relative_to(REPO / 'keras_seqattn').as_posix()}"
-                for p in _python_files("keras_seqattn")}
-    expected |= {f"keras_seqattn/applications/{p.relative_to(REPO / 'applications').as_posix()}"
-                 for p in _python_files("applications")}
+    expected = {
+        f"keras_seqattn/{p.relative_to(REPO / 'keras_seqattn').as_posix()}"
+        for p in _python_files("keras_seqattn")
+    }
+    expected |= {
+        f"keras_seqattn/applications/{p.relative_to(REPO / 'applications').as_posix()}"
+        for p in _python_files("applications")
+    }
     assert expected <= names, f"missing from the wheel: {sorted(expected - names)}"
 
 
@@ -78,14 +97,18 @@ def test_model_code_imports_no_backend_framework():
         for name in _imports(path):
             if any(name == f or name.startswith(f + ".") for f in FORBIDDEN):
                 offenders.append(f"{relative}: import {name}")
-    assert not offenders, "backend-specific imports outside the TF modules:\n" + "\n".join(offenders)
+    assert not offenders, "backend-specific imports outside the TF modules:\n" + "\n".join(
+        offenders
+    )
 
 
 @independent
 def test_ruff_finds_no_lint_errors():
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", str(REPO)],
-        capture_output=True, text=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -100,12 +123,19 @@ def _readme_quickstart():
 def test_readme_quickstart_runs_as_written(tmp_path):
     code = _readme_quickstart()
     # The quickstart chooses a backend in its first line; run it under this pass's.
-    code = re.sub(r'os\.environ\["KERAS_BACKEND"\] = "\w+"',
-                  f'os.environ["KERAS_BACKEND"] = "{BACKEND}"', code)
+    code = re.sub(
+        r'os\.environ\["KERAS_BACKEND"\] = "\w+"',
+        f'os.environ["KERAS_BACKEND"] = "{BACKEND}"',
+        code,
+    )
     script = tmp_path / "quickstart.py"
     script.write_text(code)
     result = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
-        env=dict(os.environ), timeout=600,
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ),
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
