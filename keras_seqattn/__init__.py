@@ -1,5 +1,27 @@
-"""keras-seqattn: attention models for Keras 3 on TensorFlow, JAX and PyTorch."""
+"""keras-seqattn: attention models for Keras 3 on TensorFlow, JAX and PyTorch.
 
+Importing the package registers every layer and model with Keras serialisation
+and every embedded dataset with TFDS.
+"""
+
+from keras_seqattn import (
+    datasets,
+    evaluation,
+    generation,
+    layers,
+    models,
+    text,
+    visualization,
+)
 from keras_seqattn.version import __version__
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "datasets",
+    "evaluation",
+    "generation",
+    "layers",
+    "models",
+    "text",
+    "visualization",
+]

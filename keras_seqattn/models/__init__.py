@@ -1,0 +1,7 @@
+"""Model bases shared by the applications: the generation seam and task plumbing."""
+
+from keras_seqattn.models.generation_result import GenerationResult
+from keras_seqattn.models.generative_model import GenerativeModel
+from keras_seqattn.models.seq2seq_model import Seq2SeqModel
+
+__all__ = ["GenerationResult", "GenerativeModel", "Seq2SeqModel"]

@@ -1,0 +1,52 @@
+"""What a translate()/caption() call returns: text plus everything behind it."""
+
+import dataclasses
+
+import numpy as np
+from keras import ops
+
+
+@dataclasses.dataclass
+class GenerationResult:
+    """The decoded outputs of a batch, trimmed per row.
+
+    Attributes:
+        text: list of output strings.
+        ids: `(batch, max_length)` int32 output ids, padded with 0 after `[STOP]`.
+        lengths: `(batch,)` number of output tokens, `[STOP]` included.
+        scores: `(batch,)` log-probability (beam search: length-penalised).
+        attention: list, per row, of the attention of each output token over the
+            input, `(length, *attention_shape)`; empty arrays for models without
+            attention.
+        input_tokens: list, per row, of the input token strings (text models).
+        output_tokens: list, per row, of the output token strings.
+    """
+
+    text: list
+    ids: np.ndarray
+    lengths: np.ndarray
+    scores: np.ndarray
+    attention: list
+    input_tokens: list
+    output_tokens: list
+
+    @classmethod
+    def from_output(cls, output, tokenizer, input_ids=None, input_tokens=None):
+        ids = np.asarray(ops.convert_to_numpy(output.ids)).astype("int32")
+        lengths = np.asarray(ops.convert_to_numpy(output.lengths)).astype("int32")
+        attention = np.asarray(ops.convert_to_numpy(output.attention))
+        if input_ids is not None and attention.ndim >= 3:
+            # Keep each row's real input positions only (drop trailing padding).
+            real = np.count_nonzero(np.asarray(input_ids), axis=1)
+            rows = [a[:n, ..., :r] for a, n, r in zip(attention, lengths, real)]
+        else:
+            rows = [a[:n] for a, n in zip(attention, lengths)]
+        return cls(
+            text=tokenizer.detokenize(ids),
+            ids=ids,
+            lengths=lengths,
+            scores=np.asarray(ops.convert_to_numpy(output.scores)),
+            attention=rows,
+            input_tokens=input_tokens or [],
+            output_tokens=tokenizer.id_to_token(ids),
+        )

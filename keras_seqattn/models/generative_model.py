@@ -1,0 +1,67 @@
+"""The base of every generative application: the encode/decode_step seam."""
+
+import keras
+from keras import ops
+
+from keras_seqattn import generation
+
+
+def _masked_token_accuracy(y_true, y_pred):
+    """Share of non-padding target tokens predicted exactly (padding id is 0)."""
+    y_true = ops.cast(y_true, "int32")
+    predicted = ops.cast(ops.squeeze(ops.top_k(y_pred, 1)[1], -1), "int32")
+    real = ops.cast(ops.not_equal(y_true, 0), "float32")
+    hits = ops.cast(ops.equal(predicted, y_true), "float32") * real
+    return ops.sum(hits) / ops.maximum(ops.sum(real), 1.0)
+
+
+class GenerativeModel(keras.Model):
+    """A functional model trained with teacher forcing and decoded step by step.
+
+    Subclasses build their training graph in `__init__` (inputs -> next-token
+    logits) and implement the two steps the generation engine calls, built from
+    the same layers so the weights are shared:
+
+    - `encode(inputs) -> (memory, state)`: tuples of tensors, batch first;
+    - `decode_step(token_ids, state, memory, index) -> (logits, state,
+      attention)`.
+
+    Greedy and beam search, attention collection and export then come from
+    `keras_seqattn.generation` for every model alike.
+    """
+
+    def encode(self, inputs):
+        raise NotImplementedError(f"{type(self).__name__} must implement encode().")
+
+    def decode_step(self, token_ids, state, memory, index):
+        raise NotImplementedError(f"{type(self).__name__} must implement decode_step().")
+
+    def compile(self, optimizer="adam", loss="default", metrics="default", **kwargs):
+        """`keras.Model.compile` with the defaults for next-token prediction.
+
+        The default loss is sparse cross-entropy on logits that ignores padding
+        (id 0); the default metric is the accuracy over non-padding tokens.
+        """
+        if loss == "default":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+        if metrics == "default":
+            metrics = [
+                keras.metrics.MeanMetricWrapper(_masked_token_accuracy, name="token_accuracy")
+            ]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def generate_ids(self, inputs, max_length, start_id, stop_id, beam_width=1, length_penalty=0.0):
+        """Runs the generation engine on already-preprocessed `inputs`."""
+        return generation.generate(
+            self,
+            inputs,
+            start_id=start_id,
+            stop_id=stop_id,
+            max_length=max_length,
+            beam_width=beam_width,
+            length_penalty=length_penalty,
+        )
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

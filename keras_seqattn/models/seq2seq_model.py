@@ -1,0 +1,221 @@
+"""What every translation model shares: tokenizers, data preparation, translate()."""
+
+import warnings
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_seqattn.models.generation_result import GenerationResult
+from keras_seqattn.models.generative_model import GenerativeModel
+
+# Imported here so the tokenizer class is registered whenever a model is loaded.
+from keras_seqattn.text import SequenceTokenizer, seq2seq_batches
+
+
+class Seq2SeqModel(GenerativeModel):
+    """Base of the text-to-text applications (RNN, attention RNN, Transformer).
+
+    It owns the two `SequenceTokenizer`s, so a saved model carries its
+    vocabularies, and turns text into the `{"source_ids", "target_ids"}` inputs of
+    the training graph and back. Sources are tokenised with a trailing `[STOP]`;
+    targets enter the decoder as `[START] y_1 .. y_n` and are predicted as
+    `y_1 .. y_n [STOP]`. Sources longer than `max_source_length` tokens are
+    truncated, with a warning from `translate()`.
+    """
+
+    @staticmethod
+    def _check_seq2seq_args(
+        source_tokenizer, target_tokenizer, max_source_length, max_target_length
+    ):
+        """Raises a clear error before any layer is built from bad arguments."""
+        for name, value in [
+            ("max_source_length", max_source_length),
+            ("max_target_length", max_target_length),
+        ]:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+                raise ValueError(f"`{name}` must be an int >= 2. Received: {name}={value}")
+        for name, tokenizer in [
+            ("source_tokenizer", source_tokenizer),
+            ("target_tokenizer", target_tokenizer),
+        ]:
+            if not isinstance(tokenizer, SequenceTokenizer):
+                raise ValueError(
+                    f"`{name}` must be a keras_seqattn.text.SequenceTokenizer holding the "
+                    f"vocabulary. Received: {name}={tokenizer!r}"
+                )
+
+    def _init_seq2seq(
+        self, source_tokenizer, target_tokenizer, max_source_length, max_target_length
+    ):
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
+        self.max_source_length = max_source_length
+        self.max_target_length = max_target_length
+
+    @classmethod
+    def from_corpus(
+        cls,
+        pairs,
+        source_mode="word_piece",
+        target_mode="word_piece",
+        vocabulary_size=1000,
+        lowercase=True,
+        max_source_length=None,
+        max_target_length=None,
+        **kwargs,
+    ):
+        """Builds both vocabularies from training pairs, then the model.
+
+        Args:
+            pairs: `tf.data.Dataset` of `(source, target)` strings, or a list of
+                string pairs.
+            source_mode: `"word_piece"` or `"character"` for the source tokenizer.
+            target_mode: the same for the target tokenizer.
+            vocabulary_size: int, largest vocabulary per side.
+            lowercase: bool, lowercase the text first.
+            max_source_length: int or `None` to fit the longest source.
+            max_target_length: int or `None` to fit the longest target.
+            **kwargs: the model's other constructor arguments.
+
+        Returns:
+            The model, its tokenizers built from `pairs`.
+        """
+        sources, targets = _split_pairs(pairs)
+        tokenizers = [
+            SequenceTokenizer.from_corpus(
+                texts, mode=mode, vocabulary_size=vocabulary_size, lowercase=lowercase
+            )
+            for texts, mode in [(sources, source_mode), (targets, target_mode)]
+        ]
+        # The longest tokenised text plus its [STOP] (or [START]) token.
+        longest = [
+            int(ops.shape(t(texts))[1]) + 1 for t, texts in zip(tokenizers, (sources, targets))
+        ]
+        return cls(
+            tokenizers[0],
+            tokenizers[1],
+            max_source_length=max_source_length or longest[0],
+            max_target_length=max_target_length or longest[1],
+            **kwargs,
+        )
+
+    @staticmethod
+    def _inputs():
+        return {
+            "source_ids": keras.Input(shape=(None,), dtype="int32", name="source_ids"),
+            "target_ids": keras.Input(shape=(None,), dtype="int32", name="target_ids"),
+        }
+
+    def prepare(self, pairs, batch_size=64, shuffle=False, seed=0):
+        """Turns a `tf.data.Dataset` of `(source, target)` strings into `fit` batches.
+
+        Returns a dataset of `({"source_ids", "target_ids"}, labels)` with fixed
+        lengths `max_source_length` / `max_target_length`, usable by `fit` and
+        `evaluate` on every backend.
+        """
+        return seq2seq_batches(
+            pairs,
+            self.source_tokenizer,
+            self.target_tokenizer,
+            source_length=self.max_source_length,
+            target_length=self.max_target_length,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+        )
+
+    def tokenize_sources(self, texts):
+        """Source strings -> `(batch, max_source_length)` int32 ids, `[STOP]` last."""
+        texts = _as_text_list(texts)
+        ids = np.asarray(ops.convert_to_numpy(self.source_tokenizer(texts, add_stop=True)))
+        if ids.shape[1] > self.max_source_length:
+            long_rows = int(np.sum(np.count_nonzero(ids, axis=1) > self.max_source_length))
+            warnings.warn(
+                f"{long_rows} source(s) have more than max_source_length="
+                f"{self.max_source_length} tokens and were truncated.",
+                stacklevel=3,
+            )
+            ids = np.asarray(
+                ops.convert_to_numpy(
+                    self.source_tokenizer(
+                        texts, add_stop=True, sequence_length=self.max_source_length
+                    )
+                )
+            )
+        return ids.astype("int32")
+
+    def translate(self, texts, max_length=None, beam_width=1, length_penalty=0.0):
+        """Translates a batch of strings with greedy (beam_width=1) or beam search.
+
+        Args:
+            texts: a string or a list of strings.
+            max_length: most output tokens, `[STOP]` included. Defaults to
+                `max_target_length`.
+            beam_width: int, 1 for greedy search.
+            length_penalty: float, GNMT length-penalty exponent for beam search.
+
+        Returns:
+            A `GenerationResult`: `text`, `ids`, `scores`, `attention` (one
+            `(output_len, source_len)` matrix per input, empty for models without
+            attention), `input_tokens` and `output_tokens`.
+        """
+        source_ids = self.tokenize_sources(texts)
+        output = self.generate_ids(
+            source_ids,
+            max_length or self.max_target_length,
+            start_id=self.target_tokenizer.start_id,
+            stop_id=self.target_tokenizer.stop_id,
+            beam_width=beam_width,
+            length_penalty=length_penalty,
+        )
+        return GenerationResult.from_output(
+            output,
+            self.target_tokenizer,
+            input_ids=source_ids,
+            input_tokens=self.source_tokenizer.id_to_token(source_ids),
+        )
+
+    def get_config(self):
+        return {
+            "source_tokenizer": keras.saving.serialize_keras_object(self.source_tokenizer),
+            "target_tokenizer": keras.saving.serialize_keras_object(self.target_tokenizer),
+            "max_source_length": self.max_source_length,
+            "max_target_length": self.max_target_length,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("source_tokenizer", "target_tokenizer"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def _split_pairs(pairs):
+    if hasattr(pairs, "as_numpy_iterator"):
+        pairs = pairs.as_numpy_iterator()
+    sources, targets = [], []
+    for pair in pairs:
+        if len(pair) != 2:
+            raise ValueError(f"Expected (source, target) pairs. Received: {pair!r}")
+        source, target = (t.decode("utf-8") if isinstance(t, bytes) else t for t in pair)
+        sources.append(source)
+        targets.append(target)
+    if not sources:
+        raise ValueError("Expected at least one (source, target) pair. Received: none")
+    return sources, targets
+
+
+def _as_text_list(texts):
+    if isinstance(texts, (str, bytes)):
+        texts = [texts]
+    texts = list(texts)
+    if not texts:
+        raise ValueError("Expected at least one text to translate. Received: texts=[]")
+    bad = [t for t in texts if not isinstance(t, (str, bytes))]
+    if bad:
+        raise TypeError(f"Expected strings to translate. Received: {bad[:3]!r}")
+    return texts
