@@ -50,6 +50,17 @@ class GenerativeModel(keras.Model):
             ]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
+    def fit(self, x=None, y=None, **kwargs):
+        """`keras.Model.fit`, without Keras's warning for `tf.data` inputs.
+
+        Keras cannot shuffle a `tf.data.Dataset` and warns when `shuffle=True`
+        (its default) comes with one; `prepare()` already shuffles, so for a
+        dataset the flag defaults to `False`. Arrays are shuffled as usual.
+        """
+        if hasattr(x, "element_spec"):
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, y, **kwargs)
+
     def generate_ids(self, inputs, max_length, start_id, stop_id, beam_width=1, length_penalty=0.0):
         """Runs the generation engine on already-preprocessed `inputs`."""
         return generation.generate(

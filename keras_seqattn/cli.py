@@ -1,0 +1,145 @@
+"""`keras-seqattn`: train, evaluate and use the lecture's models from a shell.
+
+    keras-seqattn train attention-seq2seq --dataset number_words/en_to_de --epochs 10 --out DIR
+    keras-seqattn predict DIR/model.keras "forty two" "one hundred and seven"
+    keras-seqattn evaluate DIR/model.keras --dataset number_words/en_to_de
+
+The backend is `KERAS_BACKEND`, or `--backend` before the command.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+TRANSLATION_MODELS = ("seq2seq-rnn", "attention-seq2seq")
+
+
+def _model_class(name):
+    from keras_seqattn import applications
+
+    return {
+        "seq2seq-rnn": applications.Seq2SeqRNN,
+        "attention-seq2seq": applications.AttentionSeq2Seq,
+    }[name]
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="keras-seqattn", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--backend",
+        choices=("tensorflow", "jax", "torch"),
+        help="Keras backend (default: $KERAS_BACKEND or tensorflow)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a model, evaluate it, save it")
+    train.add_argument("model", choices=TRANSLATION_MODELS)
+    train.add_argument("--dataset", required=True, help="e.g. number_words/en_to_de")
+    train.add_argument("--out", required=True, help="folder for model.keras, metrics.json")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--embedding-dim", type=int, default=128)
+    train.add_argument("--hidden-dim", type=int, default=256)
+    train.add_argument("--rnn-type", choices=("gru", "lstm"), default="gru")
+    train.add_argument("--bidirectional", action="store_true")
+    train.add_argument(
+        "--tokens",
+        choices=("word_piece", "character"),
+        help="tokenisation of both sides (default: per dataset)",
+    )
+    train.add_argument("--vocabulary-size", type=int, default=1000)
+    train.add_argument("--train-limit", type=int, help="train on the first N examples")
+    train.add_argument("--eval-limit", type=int, help="evaluate on the first N examples")
+    train.add_argument("--beam-width", type=int, default=1)
+    train.add_argument("--seed", type=int, default=0)
+
+    predict = commands.add_parser("predict", help="translate texts with a saved model")
+    predict.add_argument("model_path")
+    predict.add_argument("texts", nargs="+")
+    predict.add_argument("--beam-width", type=int, default=1)
+
+    evaluate = commands.add_parser("evaluate", help="score a saved model on a split")
+    evaluate.add_argument("model_path")
+    evaluate.add_argument("--dataset", required=True)
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--limit", type=int)
+    evaluate.add_argument("--beam-width", type=int, default=1)
+    return parser
+
+
+def _positive(parser, **values):
+    for name, value in values.items():
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1. Received: {value}")
+
+
+def _load(path):
+    import keras
+
+    import keras_seqattn.applications  # noqa: F401  (registers the classes)
+
+    if not os.path.exists(path):
+        raise SystemExit(f"error: no model file at {path!r}")
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.backend:
+        if "keras" in sys.modules and os.environ.get("KERAS_BACKEND") != args.backend:
+            parser.error("--backend must be chosen before keras is imported")
+        os.environ["KERAS_BACKEND"] = args.backend
+    if args.command == "train":
+        _positive(
+            parser,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            train_limit=args.train_limit,
+            eval_limit=args.eval_limit,
+            beam_width=args.beam_width,
+        )
+        from keras_seqattn.training import train_translation
+
+        metrics = train_translation(
+            _model_class(args.model),
+            args.dataset,
+            args.out,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            train_limit=args.train_limit,
+            eval_limit=args.eval_limit,
+            tokens=args.tokens,
+            vocabulary_size=args.vocabulary_size,
+            learning_rate=args.learning_rate,
+            beam_width=args.beam_width,
+            seed=args.seed,
+            embedding_dim=args.embedding_dim,
+            hidden_dim=args.hidden_dim,
+            rnn_type=args.rnn_type,
+            bidirectional=args.bidirectional,
+        )
+        summary = {k: metrics[k] for k in ("exact_match", "bleu", "train_seconds")}
+        print(json.dumps(summary))
+    elif args.command == "predict":
+        _positive(parser, beam_width=args.beam_width)
+        result = _load(args.model_path).translate(args.texts, beam_width=args.beam_width)
+        for text in result.text:
+            print(text)
+    else:
+        _positive(parser, limit=args.limit, beam_width=args.beam_width)
+        from keras_seqattn import datasets
+        from keras_seqattn.evaluation import evaluate_translation
+
+        pairs = datasets.load_translation_pairs(args.dataset, split=args.split)
+        scores = evaluate_translation(
+            _load(args.model_path), pairs, limit=args.limit, beam_width=args.beam_width
+        )
+        print(json.dumps({k: scores[k] for k in ("exact_match", "bleu", "count")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+import json
+
+import pytest
+
+from keras_seqattn import cli
+
+SMALL = [
+    "--epochs",
+    "1",
+    "--train-limit",
+    "128",
+    "--eval-limit",
+    "16",
+    "--hidden-dim",
+    "16",
+    "--embedding-dim",
+    "8",
+    "--batch-size",
+    "32",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cli.main(
+        ["train", "attention-seq2seq", "--dataset", "date_normalization", "--out", str(out), *SMALL]
+    )
+    return out
+
+
+def test_train_writes_model_metrics_and_heatmap(trained):
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["model"] == "AttentionSeq2Seq" and metrics["test_examples"] == 16
+    assert 0.0 <= metrics["exact_match"] <= 1.0 and len(metrics["history"]["loss"]) == 1
+    assert sum(r["count"] for r in metrics["exact_match_by_source_words"]) == 16
+    assert (trained / "model.keras").stat().st_size > 0
+    assert (trained / "attention.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_predict_and_evaluate_use_the_saved_model(trained, capsys):
+    cli.main(["predict", str(trained / "model.keras"), "3. Mai 2021", "May 3, 2021"])
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    cli.main(
+        [
+            "evaluate",
+            str(trained / "model.keras"),
+            "--dataset",
+            "date_normalization",
+            "--limit",
+            "8",
+        ]
+    )
+    assert json.loads(capsys.readouterr().out)["count"] == 8
+
+
+def test_bad_input_gets_clear_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as error:
+        cli.main(
+            [
+                "train",
+                "attention-seq2seq",
+                "--dataset",
+                "date_normalization",
+                "--epochs",
+                "0",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+    assert error.value.code == 2 and "--epochs must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["train", "no-such-model", "--dataset", "x", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="number_words"):
+        cli.main(
+            ["train", "seq2seq-rnn", "--dataset", "no_such_data", "--out", str(tmp_path), *SMALL]
+        )
+    with pytest.raises(SystemExit, match="no model file"):
+        cli.main(["predict", str(tmp_path / "missing.keras"), "hello"])
