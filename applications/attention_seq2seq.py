@@ -3,12 +3,12 @@
 import keras
 from keras import ops
 
-from keras_seqattn.layers import AttentionRNNDecoder, RNNEncoder
-from keras_seqattn.models.seq2seq_model import Seq2SeqModel
+from keras_seqattn.layers import AttentionRNNDecoder
+from keras_seqattn.models.rnn_seq2seq_model import RNNSeq2SeqModel
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
-class AttentionSeq2Seq(Seq2SeqModel):
+class AttentionSeq2Seq(RNNSeq2SeqModel):
     """RNN encoder-decoder that builds a new context `c_t` at every output step.
 
     The encoder's states `h_1..h_S` stay available to the decoder; at each step
@@ -68,20 +68,9 @@ class AttentionSeq2Seq(Seq2SeqModel):
         self._check_seq2seq_args(
             source_tokenizer, target_tokenizer, max_source_length, max_target_length
         )
-        if bidirectional and hidden_dim % 2:
-            raise ValueError(
-                "A bidirectional encoder needs an even `hidden_dim`. "
-                f"Received: hidden_dim={hidden_dim}"
-            )
         # === Layers ===
-        encoder = RNNEncoder(
-            source_tokenizer.vocabulary_size,
-            embedding_dim,
-            hidden_dim // 2 if bidirectional else hidden_dim,
-            rnn_type=rnn_type,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            name="encoder",
+        encoder = self._build_encoder(
+            source_tokenizer, embedding_dim, hidden_dim, rnn_type, bidirectional, dropout
         )
         decoder = AttentionRNNDecoder(
             target_tokenizer.vocabulary_size,
@@ -101,12 +90,8 @@ class AttentionSeq2Seq(Seq2SeqModel):
         # === Config ===
         self.encoder, self.decoder = encoder, decoder
         self._init_seq2seq(source_tokenizer, target_tokenizer, max_source_length, max_target_length)
-        self.embedding_dim = embedding_dim
-        self.hidden_dim = hidden_dim
-        self.rnn_type = rnn_type
-        self.bidirectional = bidirectional
+        self._init_rnn_config(embedding_dim, hidden_dim, rnn_type, bidirectional, dropout)
         self.score_mode = score_mode
-        self.dropout = dropout
 
     def encode(self, source_ids):
         values, state = self.encoder(source_ids)
@@ -119,12 +104,5 @@ class AttentionSeq2Seq(Seq2SeqModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            embedding_dim=self.embedding_dim,
-            hidden_dim=self.hidden_dim,
-            rnn_type=self.rnn_type,
-            bidirectional=self.bidirectional,
-            score_mode=self.score_mode,
-            dropout=self.dropout,
-        )
+        config.update(score_mode=self.score_mode)
         return config

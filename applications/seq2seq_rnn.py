@@ -3,12 +3,12 @@
 import keras
 from keras import ops
 
-from keras_seqattn.layers import ContextRNNDecoder, RNNEncoder
-from keras_seqattn.models.seq2seq_model import Seq2SeqModel
+from keras_seqattn.layers import ContextRNNDecoder
+from keras_seqattn.models.rnn_seq2seq_model import RNNSeq2SeqModel
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
-class Seq2SeqRNN(Seq2SeqModel):
+class Seq2SeqRNN(RNNSeq2SeqModel):
     """RNN encoder-decoder whose decoder sees only the encoder's last state.
 
     The encoder's final state `h_S` is both the decoder's initial state `s_0` and
@@ -50,20 +50,9 @@ class Seq2SeqRNN(Seq2SeqModel):
         self._check_seq2seq_args(
             source_tokenizer, target_tokenizer, max_source_length, max_target_length
         )
-        if bidirectional and hidden_dim % 2:
-            raise ValueError(
-                "A bidirectional encoder needs an even `hidden_dim`. "
-                f"Received: hidden_dim={hidden_dim}"
-            )
         # === Layers ===
-        encoder = RNNEncoder(
-            source_tokenizer.vocabulary_size,
-            embedding_dim,
-            hidden_dim // 2 if bidirectional else hidden_dim,
-            rnn_type=rnn_type,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            name="encoder",
+        encoder = self._build_encoder(
+            source_tokenizer, embedding_dim, hidden_dim, rnn_type, bidirectional, dropout
         )
         decoder = ContextRNNDecoder(
             target_tokenizer.vocabulary_size,
@@ -81,11 +70,7 @@ class Seq2SeqRNN(Seq2SeqModel):
         # === Config ===
         self.encoder, self.decoder = encoder, decoder
         self._init_seq2seq(source_tokenizer, target_tokenizer, max_source_length, max_target_length)
-        self.embedding_dim = embedding_dim
-        self.hidden_dim = hidden_dim
-        self.rnn_type = rnn_type
-        self.bidirectional = bidirectional
-        self.dropout = dropout
+        self._init_rnn_config(embedding_dim, hidden_dim, rnn_type, bidirectional, dropout)
 
     def encode(self, source_ids):
         _, state = self.encoder(source_ids)
@@ -96,14 +81,3 @@ class Seq2SeqRNN(Seq2SeqModel):
         logits, new_state = self.decoder.step(token_ids, state, context)
         no_attention = ops.zeros((ops.shape(token_ids)[0], 0), dtype=logits.dtype)
         return logits, new_state, no_attention
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            embedding_dim=self.embedding_dim,
-            hidden_dim=self.hidden_dim,
-            rnn_type=self.rnn_type,
-            bidirectional=self.bidirectional,
-            dropout=self.dropout,
-        )
-        return config

@@ -44,3 +44,8 @@ def additive_attention(s, h, w_q, w_k, v, mask=None):
         scores = np.where(mask, scores, -np.inf)
     weights = softmax(scores)
     return (weights[:, :, None] * h).sum(axis=1), weights
+
+
+def gru_parameter_count(input_dim, units):
+    """Weights of a Keras GRU (reset_after=True: two bias vectors per gate)."""
+    return 3 * (input_dim * units + units * units + 2 * units)

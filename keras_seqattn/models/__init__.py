@@ -2,6 +2,7 @@
 
 from keras_seqattn.models.generation_result import GenerationResult
 from keras_seqattn.models.generative_model import GenerativeModel
+from keras_seqattn.models.rnn_seq2seq_model import RNNSeq2SeqModel
 from keras_seqattn.models.seq2seq_model import Seq2SeqModel
 
-__all__ = ["GenerationResult", "GenerativeModel", "Seq2SeqModel"]
+__all__ = ["GenerationResult", "GenerativeModel", "RNNSeq2SeqModel", "Seq2SeqModel"]

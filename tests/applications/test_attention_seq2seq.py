@@ -1,10 +1,7 @@
 import numpy as np
 
 from keras_seqattn.applications import AttentionSeq2Seq
-
-
-def _gru_params(input_dim, units):
-    return 3 * (input_dim * units + units * units + 2 * units)  # Keras GRU, reset_after
+from tests.numpy_reference import gru_parameter_count
 
 
 def test_parameter_count(char_tokenizers):
@@ -13,9 +10,9 @@ def test_parameter_count(char_tokenizers):
     e, h = 16, 32
     expected = (
         vs * e
-        + _gru_params(e, h)  # encoder
+        + gru_parameter_count(e, h)  # encoder
         + vt * e
-        + _gru_params(e + h, h)  # decoder embedding, GRU over [E y; c]
+        + gru_parameter_count(e + h, h)  # decoder embedding, GRU over [E y; c]
         + 2 * h * h
         + h  # attention: W_q, W_k, v
         + 2 * h * vt
