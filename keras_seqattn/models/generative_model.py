@@ -4,6 +4,8 @@ import keras
 from keras import ops
 
 from keras_seqattn import generation
+from keras_seqattn.generation._decoding import validate_arguments
+from keras_seqattn.models.generator import Generator
 
 
 def _masked_token_accuracy(y_true, y_pred):
@@ -62,16 +64,28 @@ class GenerativeModel(keras.Model):
         return super().fit(x, y, **kwargs)
 
     def generate_ids(self, inputs, max_length, start_id, stop_id, beam_width=1, length_penalty=0.0):
-        """Runs the generation engine on already-preprocessed `inputs`."""
-        return generation.generate(
-            self,
-            inputs,
-            start_id=start_id,
-            stop_id=stop_id,
-            max_length=max_length,
-            beam_width=beam_width,
-            length_penalty=length_penalty,
-        )
+        """Runs the generation engine on already-preprocessed `inputs`.
+
+        The loop runs inside a `Generator` model, so Keras compiles it once per
+        settings and input shape (`jax.jit`, `tf.function`) and later calls reuse
+        it. Arguments are checked first, so bad ones fail before any tracing.
+
+        Returns:
+            A `keras_seqattn.generation.GenerationOutput` of NumPy arrays.
+        """
+        validate_arguments(start_id, stop_id, max_length, beam_width, length_penalty, 0)
+        key = (max_length, start_id, stop_id, beam_width, float(length_penalty))
+        cache = self.__dict__.setdefault("_generators", {})
+        if key not in cache:
+            cache[key] = Generator(
+                self,
+                max_length,
+                start_id,
+                stop_id,
+                beam_width=beam_width,
+                length_penalty=length_penalty,
+            )
+        return generation.GenerationOutput(**cache[key].predict_on_batch(inputs))
 
     @classmethod
     def from_config(cls, config):
