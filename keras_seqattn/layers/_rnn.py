@@ -16,6 +16,19 @@ def check_positive_int(name, value):
         raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
 
 
+def check_rnn_args(vocabulary_size, embedding_dim, units, rnn_type, dropout):
+    """The argument checks every RNN encoder and decoder shares."""
+    for name, value in [
+        ("vocabulary_size", vocabulary_size),
+        ("embedding_dim", embedding_dim),
+        ("units", units),
+    ]:
+        check_positive_int(name, value)
+    check_rnn_type(rnn_type)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+
+
 def num_states(rnn_type):
     """GRU carries one state (h); LSTM two (h, c)."""
     return 1 if rnn_type == "gru" else 2
@@ -56,15 +69,7 @@ class RNNDecoderBase(keras.layers.Layer):
         self, vocabulary_size, embedding_dim, units, rnn_type="gru", dropout=0.0, **kwargs
     ):
         super().__init__(**kwargs)
-        for name, value in [
-            ("vocabulary_size", vocabulary_size),
-            ("embedding_dim", embedding_dim),
-            ("units", units),
-        ]:
-            check_positive_int(name, value)
-        check_rnn_type(rnn_type)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+        check_rnn_args(vocabulary_size, embedding_dim, units, rnn_type, dropout)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.units = units

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_seqattn.layers._rnn import check_positive_int, check_rnn_type, make_rnn, num_states
+from keras_seqattn.layers._rnn import check_rnn_args, make_rnn, num_states
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
@@ -60,13 +60,7 @@ class RNNEncoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in [
-            ("vocabulary_size", vocabulary_size),
-            ("embedding_dim", embedding_dim),
-            ("units", units),
-        ]:
-            check_positive_int(name, value)
-        check_rnn_type(rnn_type)
+        check_rnn_args(vocabulary_size, embedding_dim, units, rnn_type, dropout)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.units = units

@@ -64,5 +64,7 @@ class TestRNNEncoder(TestCase):
             RNNEncoder(12, 8, 16, rnn_type="rnn")
         with pytest.raises(ValueError, match="units"):
             RNNEncoder(12, 8, 0)
+        with pytest.raises(ValueError, match="dropout"):
+            RNNEncoder(12, 8, 16, dropout=1.0)
         with pytest.raises(ValueError, match="token_ids"):
             RNNEncoder(12, 8, 16)(np.ones((2, 3, 1), "int32"))
