@@ -44,14 +44,16 @@ def run(model_name, args, train, validation, test):
 
     from keras_seqattn import applications
     from keras_seqattn.evaluation import evaluate_translation, exact_match_by_length
+    from keras_seqattn.training.translation import tokenization
 
     keras.utils.set_random_seed(args.seed)
     cls = getattr(applications, model_name)
+    mode, vocabulary_size = tokenization(args.dataset, args.tokens, args.vocabulary_size)
     model = cls.from_corpus(
         train,
-        source_mode="word_piece",
-        target_mode="word_piece",
-        vocabulary_size=args.vocabulary_size,
+        source_mode=mode,
+        target_mode=mode,
+        vocabulary_size=vocabulary_size,
         embedding_dim=args.embedding_dim,
         hidden_dim=args.hidden_dim,
     )
@@ -69,6 +71,11 @@ def run(model_name, args, train, validation, test):
     scores = evaluate_translation(model, test, batch_size=500)
     return model, {
         "model": model_name,
+        "tokens": mode,
+        "vocabulary_sizes": [
+            model.source_tokenizer.vocabulary_size,
+            model.target_tokenizer.vocabulary_size,
+        ],
         "parameters": int(model.count_params()),
         "epochs_run": len(history.history["loss"]),
         "train_seconds": round(train_seconds, 1),
@@ -111,10 +118,12 @@ def main():
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--embedding-dim", type=int, default=128)
     parser.add_argument("--hidden-dim", type=int, default=256)
-    parser.add_argument("--vocabulary-size", type=int, default=1000)
+    parser.add_argument("--vocabulary-size", type=int, help="default: per dataset")
     parser.add_argument("--models", default="Seq2SeqRNN,AttentionSeq2Seq")
     parser.add_argument(
-        "--tokens", choices=("word_piece", "character"), help="tokenisation (default: per dataset)"
+        "--tokens",
+        choices=("word_piece", "character", "sentence_piece"),
+        help="tokenisation (default: per dataset)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smoke", action="store_true", help="tiny run: checks the script only")

@@ -46,10 +46,12 @@ def _parser():
     train.add_argument("--bidirectional", action="store_true")
     train.add_argument(
         "--tokens",
-        choices=("word_piece", "character"),
+        choices=("word_piece", "character", "sentence_piece"),
         help="tokenisation of both sides (default: per dataset)",
     )
-    train.add_argument("--vocabulary-size", type=int, default=1000)
+    train.add_argument(
+        "--vocabulary-size", type=int, help="per side (default: per dataset, else 1000)"
+    )
     train.add_argument("--train-limit", type=int, help="train on the first N examples")
     train.add_argument("--eval-limit", type=int, help="evaluate on the first N examples")
     train.add_argument("--beam-width", type=int, default=1)

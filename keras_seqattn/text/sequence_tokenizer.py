@@ -8,9 +8,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_seqattn.text import _sentence_piece
+
 PAD, UNK, START, STOP = "[PAD]", "[UNK]", "[START]", "[STOP]"
 SPECIAL_TOKENS = (PAD, UNK, START, STOP)
-MODES = ("word_piece", "character")
+MODES = ("word_piece", "character", "sentence_piece")
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
@@ -36,6 +38,11 @@ class SequenceTokenizer(keras.layers.Layer):
       and a lookup table; lowercasing is `tf.strings.lower`); detokenisation
       joins with no separator and inverts tokenisation exactly. Use it for
       dates and other text whose spacing matters.
+    - `"sentence_piece"`: a BPE SentencePiece model
+      (`keras_hub.tokenizers.SentencePieceTokenizer`), learned by `from_corpus`.
+      Subwords need no spaces between words, so German compounds split into
+      pieces ("zwei", "undvierzig") where word pieces keep whole words;
+      lowercasing is `tf.strings.lower`, which leaves "ß" alone.
 
     The layer runs TensorFlow ops: inside `tf.data` (on any Keras backend) it
     returns `tf.Tensor`s; called eagerly it returns a tensor of the backend.
@@ -43,12 +50,16 @@ class SequenceTokenizer(keras.layers.Layer):
     Args:
         vocabulary: list of str, the token of each id; it must start with
             `["[PAD]", "[UNK]", "[START]", "[STOP]"]`. In `"character"` mode the
-            other tokens are single characters.
-        mode: `"word_piece"` or `"character"`. Defaults to `"word_piece"`.
+            other tokens are single characters. `None` in `"sentence_piece"`
+            mode, where the pieces come from `proto`.
+        mode: `"word_piece"`, `"character"` or `"sentence_piece"`. Defaults to
+            `"word_piece"`.
         lowercase: bool, lowercase the text first. Defaults to `True`.
         sequence_length: int or `None`, the padded length of calls that give
             none; `None` pads to the longest sequence of the batch. Defaults to
             `None`.
+        proto: the SentencePiece model of `"sentence_piece"` mode, as bytes or
+            as the base64 string that `get_config()` stores. Defaults to `None`.
         **kwargs: other keyword arguments of `keras.layers.Layer`.
 
     Call arguments:
@@ -74,13 +85,21 @@ class SequenceTokenizer(keras.layers.Layer):
     pad_id, oov_id, start_id, stop_id = 0, 1, 2, 3
 
     def __init__(
-        self, vocabulary, mode="word_piece", lowercase=True, sequence_length=None, **kwargs
+        self,
+        vocabulary=None,
+        mode="word_piece",
+        lowercase=True,
+        sequence_length=None,
+        proto=None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         _check_mode(mode)
+        vocabulary = _resolve_vocabulary(vocabulary, mode, proto)
         _check_vocabulary(vocabulary, mode)
         _check_length(sequence_length)
         self.vocabulary = list(vocabulary)
+        self.proto = proto
         self.mode = mode
         self.lowercase = lowercase
         self.sequence_length = sequence_length
@@ -97,6 +116,9 @@ class SequenceTokenizer(keras.layers.Layer):
             self._word_piece = keras_hub.tokenizers.WordPieceTokenizer(
                 self.vocabulary, lowercase=lowercase, strip_accents=False, dtype="int32"
             )
+        elif mode == "sentence_piece":
+            self._proto_bytes = _sentence_piece.decode_proto(proto)
+            self._pieces = _sentence_piece.processor(self._proto_bytes)
         else:
             ids = tf.range(len(self.vocabulary), dtype=tf.int32)
             initializer = tf.lookup.KeyValueTensorInitializer(self.vocabulary, ids)
@@ -120,9 +142,11 @@ class SequenceTokenizer(keras.layers.Layer):
         Args:
             texts: an iterable or numpy array of str/bytes, or a
                 `tf.data.Dataset` of scalar strings.
-            mode: `"word_piece"` (`keras_hub.tokenizers.compute_word_piece_vocabulary`)
-                or `"character"` (every character seen, most frequent first,
-                ties in character order). Defaults to `"word_piece"`.
+            mode: `"word_piece"` (`keras_hub.tokenizers.compute_word_piece_vocabulary`),
+                `"character"` (every character seen, most frequent first, ties in
+                character order) or `"sentence_piece"` (a BPE SentencePiece model;
+                a corpus too small for `vocabulary_size` gives fewer pieces).
+                Defaults to `"word_piece"`.
             vocabulary_size: int, most tokens, the four specials included.
                 Defaults to `1000`.
             lowercase, sequence_length, **kwargs: as in `SequenceTokenizer`.
@@ -140,6 +164,11 @@ class SequenceTokenizer(keras.layers.Layer):
                 strip_accents=False,
                 reserved_tokens=list(SPECIAL_TOKENS),
             )
+        elif mode == "sentence_piece":
+            lowered = [text.lower() if lowercase else text for text in texts]
+            proto = _sentence_piece.train_proto(lowered, vocabulary_size, SPECIAL_TOKENS)
+            proto = _sentence_piece.encode_proto(proto)
+            return cls(None, mode, lowercase, sequence_length, proto=proto, **kwargs)
         else:
             counts = collections.Counter()
             for start in range(0, len(texts), 4096):
@@ -158,19 +187,38 @@ class SequenceTokenizer(keras.layers.Layer):
         if not tf.executing_eagerly():
             return self._tokenize(inputs, add_start, add_stop, sequence_length)
         key = (bool(add_start), bool(add_stop), sequence_length)
+        texts = tf.reshape(inputs, (-1,))  # (batch,)
+        try:
+            ids = self._graph_function(key)(texts).numpy()
+        except tf.errors.NotFoundError:
+            if self.mode != "sentence_piece":
+                raise
+            # `keras.backend.clear_session()` frees the SentencePiece op's resource
+            # that a traced function holds; trace again, once.
+            self._graph_fns = {}
+            ids = self._graph_function(key)(texts).numpy()
+        return ops.convert_to_tensor(ids[0] if inputs.shape.rank == 0 else ids)
+
+    def _graph_function(self, key):
         if key not in self._graph_fns:
             self._graph_fns[key] = tf.function(
                 lambda texts: self._tokenize(texts, *key),
                 input_signature=[tf.TensorSpec([None], tf.string)],
                 autograph=False,
             )
-        ids = self._graph_fns[key](tf.reshape(inputs, (-1,))).numpy()
-        return ops.convert_to_tensor(ids[0] if inputs.shape.rank == 0 else ids)
+        return self._graph_fns[key]
 
     def _tokenize(self, inputs, add_start, add_stop, sequence_length):
         texts = tf.reshape(inputs, (-1,))  # (batch,)
         if self.mode == "word_piece":
             tokens = self._word_piece.tokenize(texts)  # ragged (batch, None)
+        elif self.mode == "sentence_piece":
+            # A tokenizer per trace: its resource then lives as long as the traced
+            # graph, which `keras.backend.clear_session()` cannot pull from under it.
+            tokenizer = keras_hub.tokenizers.SentencePieceTokenizer(
+                proto=self._proto_bytes, dtype="int32"
+            )
+            tokens = tokenizer.tokenize(_lower(texts, self.lowercase))  # ragged (batch, None)
         else:
             chars = tf.strings.unicode_split(_lower(texts, self.lowercase), "UTF-8")
             tokens = tf.ragged.map_flat_values(self._table.lookup, chars)
@@ -201,6 +249,8 @@ class SequenceTokenizer(keras.layers.Layer):
         rows = [[i for i in row if i == 1 or i > 3] for row in self._rows(ids)]
         if self.mode == "character":
             return ["".join(self.vocabulary[i] for i in row) for row in rows]
+        if self.mode == "sentence_piece":
+            return [self._pieces.DecodeIds(row) for row in rows]
         return [self._word_piece.detokenize(row) if row else "" for row in rows]
 
     def id_to_token(self, ids):
@@ -240,10 +290,12 @@ class SequenceTokenizer(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "vocabulary": list(self.vocabulary),
+                # In sentence_piece mode the proto holds the vocabulary.
+                "vocabulary": None if self.proto is not None else list(self.vocabulary),
                 "mode": self.mode,
                 "lowercase": self.lowercase,
                 "sequence_length": self.sequence_length,
+                "proto": self.proto,
             }
         )
         return config
@@ -256,6 +308,30 @@ def _lower(texts, lowercase):
 def _check_mode(mode):
     if mode not in MODES:
         raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
+
+
+def _resolve_vocabulary(vocabulary, mode, proto):
+    """The vocabulary: given, or read from `proto` in sentence_piece mode."""
+    if mode != "sentence_piece":
+        if proto is not None:
+            raise ValueError(
+                f"`proto` is only for mode='sentence_piece'. Received: mode={mode!r} and a proto"
+            )
+        if vocabulary is None:
+            raise ValueError(f"Mode {mode!r} needs a `vocabulary`. Received: vocabulary=None")
+        return vocabulary
+    if proto is None:
+        raise ValueError(
+            "Mode 'sentence_piece' needs a SentencePiece `proto` (see `from_corpus`). "
+            "Received: proto=None"
+        )
+    pieces = _sentence_piece.pieces(_sentence_piece.decode_proto(proto))
+    if vocabulary is not None and list(vocabulary) != pieces:
+        raise ValueError(
+            "`vocabulary` must be None or the proto's own pieces in sentence_piece mode. "
+            f"Received: vocabulary[:8]={list(vocabulary)[:8]}, proto pieces[:8]={pieces[:8]}"
+        )
+    return pieces
 
 
 def _check_vocabulary(vocabulary, mode):

@@ -12,8 +12,20 @@ from keras_seqattn.evaluation import evaluate_translation, exact_match_by_length
 from keras_seqattn.visualization import plot_attention_heatmap
 
 # How each embedded dataset is best tokenised: German number words need subwords
-# ("zwei ##und ##vierzig") to show the crossing alignment; dates need exact characters.
-DEFAULT_TOKENS = {"number_words": "word_piece", "date_normalization": "character"}
+# ("zwei", "undvierzig") to show the crossing alignment, and a small BPE vocabulary
+# keeps them apart (at 500 pieces "zweiundvierzig" is one token again); dates need
+# exact characters.
+DEFAULT_TOKENS = {"number_words": "sentence_piece", "date_normalization": "character"}
+DEFAULT_VOCABULARY_SIZE = {"number_words": 200}
+
+
+def tokenization(dataset, tokens=None, vocabulary_size=None):
+    """`(mode, vocabulary_size)` for `dataset`: the arguments, or its defaults."""
+    family = dataset.split("/")[0]
+    mode = tokens or DEFAULT_TOKENS.get(family, "word_piece")
+    if vocabulary_size is None:
+        vocabulary_size = DEFAULT_VOCABULARY_SIZE.get(family, 1000)
+    return mode, vocabulary_size
 
 
 def train_translation(
@@ -25,7 +37,7 @@ def train_translation(
     train_limit=None,
     eval_limit=None,
     tokens=None,
-    vocabulary_size=1000,
+    vocabulary_size=None,
     learning_rate=1e-3,
     beam_width=1,
     seed=0,
@@ -48,7 +60,7 @@ def train_translation(
     train = datasets.load_translation_pairs(dataset, split=train_split)
     validation = datasets.load_translation_pairs(dataset, split="validation")
     test = datasets.load_translation_pairs(dataset, split="test")
-    mode = tokens or DEFAULT_TOKENS.get(dataset.split("/")[0], "word_piece")
+    mode, vocabulary_size = tokenization(dataset, tokens, vocabulary_size)
     model = model_class.from_corpus(
         train, source_mode=mode, target_mode=mode, vocabulary_size=vocabulary_size, **model_kwargs
     )

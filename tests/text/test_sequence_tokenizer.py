@@ -34,6 +34,16 @@ def chars():
     return SequenceTokenizer(CHARS, mode="character")
 
 
+@pytest.fixture(scope="module")
+def pieces():
+    corpus = ["the cat sat on the mat", "a mat", "2023-05-17", "the cats sat"] * 20
+    return SequenceTokenizer.from_corpus(corpus, mode="sentence_piece", vocabulary_size=40)
+
+
+def pick(mode, words, chars, pieces):
+    return {"word_piece": words, "character": chars, "sentence_piece": pieces}[mode]
+
+
 def test_word_piece_ids_by_hand(words):
     ids = words(["The cats sat.", "a dog"], add_start=True, add_stop=True)
     assert ops.is_tensor(ids)  # a tensor of the Keras backend, eagerly
@@ -74,6 +84,19 @@ def test_german_number_word_splits_into_word_pieces():
     assert not pieces[0].startswith("##")
     assert all(p.startswith("##") for p in pieces[1:])
     assert tokenizer.detokenize(ids) == ["zweiundvierzig"]
+
+
+def test_sentence_piece_splits_german_compounds_and_round_trips():
+    corpus = [num2words(n, lang="de") for n in range(1, 1000)]
+    tokenizer = SequenceTokenizer.from_corpus(corpus, "sentence_piece", vocabulary_size=150)
+    assert tokenizer.vocabulary[:4] == SPECIALS
+    ids = ids_of(tokenizer(["zweiundvierzig", "Dreißig"], add_start=True, add_stop=True))
+    tokens = tokenizer.id_to_token(ids)
+    assert 1 not in ids and all(len(row) > 3 for row in tokens), tokens
+    # The pieces spell the word; lowercasing keeps the "ß" that case folding drops.
+    assert "".join(tokens[0][1:-1]).lstrip("\u2581") == "zweiundvierzig"
+    assert tokenizer.detokenize(ids) == ["zweiundvierzig", "dreißig"]
+    assert tokenizer.token_to_id(tokens[0][1]) == ids[0, 1]
 
 
 def test_out_of_vocabulary_is_unk(words, chars):
@@ -135,9 +158,9 @@ def test_batch_of_different_lengths_pads_to_longest(words):
     np.testing.assert_array_equal(ids, fixed)
 
 
-@pytest.mark.parametrize("mode", ["word_piece", "character"])
-def test_tf_data_map_matches_eager(mode, words, chars):
-    tokenizer = words if mode == "word_piece" else chars
+@pytest.mark.parametrize("mode", ["word_piece", "character", "sentence_piece"])
+def test_tf_data_map_matches_eager(mode, words, chars, pieces):
+    tokenizer = pick(mode, words, chars, pieces)
     texts = ["the cat sat", "a mat", "2023-05-17"]
     eager = ids_of(tokenizer(texts, add_start=True, add_stop=True))
     ds = tf.data.Dataset.from_tensor_slices(texts)
@@ -188,11 +211,13 @@ def test_character_vocabulary_from_corpus_is_ranked():
     assert capped.vocabulary == SPECIALS + ["a", "b"]
 
 
-@pytest.mark.parametrize("mode", ["word_piece", "character"])
-def test_config_json_round_trip(mode, words, chars):
-    tokenizer = words if mode == "word_piece" else chars
+@pytest.mark.parametrize("mode", ["word_piece", "character", "sentence_piece"])
+def test_config_json_round_trip(mode, words, chars, pieces):
+    tokenizer = pick(mode, words, chars, pieces)
     config = tokenizer.get_config()
-    assert config["vocabulary"] == (WORDS if mode == "word_piece" else CHARS)
+    expected = {"word_piece": WORDS, "character": CHARS, "sentence_piece": None}[mode]
+    assert config["vocabulary"] == expected
+    assert (config["proto"] is None) == (mode != "sentence_piece")
     assert (config["mode"], config["lowercase"], config["sequence_length"]) == (mode, True, None)
     revived = SequenceTokenizer.from_config(json.loads(json.dumps(config)))
     texts = ["the cats sat", "2023-05-17 ab"]
@@ -225,7 +250,7 @@ class TokenizerHolder(keras.Model):
         return cls(**config)
 
 
-@pytest.mark.parametrize("mode", ["word_piece", "character"])
+@pytest.mark.parametrize("mode", ["word_piece", "character", "sentence_piece"])
 def test_keras_save_and_load_in_safe_mode(mode, tmp_path):
     corpus = ["the cat sat on the mat", "2023-05-17", "a cat, a mat"]
     tokenizer = SequenceTokenizer.from_corpus(corpus, mode=mode, sequence_length=12)
@@ -287,3 +312,35 @@ def test_bad_shapes_and_ids(words):
         words(np.array([["the", "cat"]]))
     with pytest.raises(ValueError, match="Received: min=4, max=99"):
         words.detokenize([[4, 99]])
+
+
+@independent
+def test_sentence_piece_arguments(pieces):
+    with pytest.raises(ValueError, match="Received: proto=None"):
+        SequenceTokenizer(mode="sentence_piece")
+    with pytest.raises(ValueError, match="only for mode='sentence_piece'"):
+        SequenceTokenizer(WORDS, proto=pieces.proto)
+    with pytest.raises(ValueError, match="needs a `vocabulary`"):
+        SequenceTokenizer(mode="character")
+    with pytest.raises(ValueError, match="not a base64 string"):
+        SequenceTokenizer(mode="sentence_piece", proto="not a proto!")
+    with pytest.raises(ValueError, match="not a SentencePiece model"):
+        SequenceTokenizer(mode="sentence_piece", proto=b"junk bytes")
+    with pytest.raises(ValueError, match="the proto's own pieces"):
+        SequenceTokenizer(WORDS, mode="sentence_piece", proto=pieces.proto)
+    same = SequenceTokenizer(pieces.vocabulary, mode="sentence_piece", proto=pieces.proto)
+    assert same.vocabulary == pieces.vocabulary
+    with pytest.raises(ValueError, match="could not learn a vocabulary"):
+        SequenceTokenizer.from_corpus(["abcdefghij"], "sentence_piece", vocabulary_size=6)
+
+
+def test_sentence_piece_survives_clear_session(pieces):
+    texts = ["the cat sat", "a mat"]
+    before = ids_of(pieces(texts, add_stop=True))
+    keras.backend.clear_session()
+    np.testing.assert_array_equal(ids_of(pieces(texts, add_stop=True)), before)
+    keras.backend.clear_session()
+    mapped = (
+        tf.data.Dataset.from_tensor_slices(texts).batch(2).map(lambda s: pieces(s, add_stop=True))
+    )
+    np.testing.assert_array_equal(next(mapped.as_numpy_iterator()), before)
