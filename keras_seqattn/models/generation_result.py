@@ -20,6 +20,9 @@ class GenerationResult:
             attention.
         input_tokens: list, per row, of the input token strings (text models).
         output_tokens: list, per row, of the output token strings.
+        attention_heads: list, per row, of the attention of each head,
+            `(length, num_heads, input_len)`, for multi-head models that report
+            it (`attention` then holds the head average); empty otherwise.
     """
 
     text: list
@@ -29,6 +32,7 @@ class GenerationResult:
     attention: list
     input_tokens: list
     output_tokens: list
+    attention_heads: list = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_output(cls, output, tokenizer, input_ids=None, input_tokens=None):

@@ -1,0 +1,352 @@
+"""TransformerSeq2Seq: the lecture's Transformer encoder-decoder for translation."""
+
+import dataclasses
+import math
+
+import keras
+from keras import ops
+
+from keras_seqattn.layers import PositionalEncoding, TransformerDecoder, TransformerEncoder
+from keras_seqattn.models.seq2seq_model import Seq2SeqModel
+
+# Named architectures. Parameter counts for a given vocabulary are pinned in
+# tests/applications/test_transformer_seq2seq.py.
+CONFIGS = {
+    # Vaswani et al. (2017), table 3, "base".
+    "transformer_base": dict(
+        hidden_dim=512, num_layers=6, num_heads=8, intermediate_dim=2048, dropout=0.1
+    ),
+    # Vaswani et al. (2017), table 3, "big".
+    "transformer_big": dict(
+        hidden_dim=1024, num_layers=6, num_heads=16, intermediate_dim=4096, dropout=0.3
+    ),
+    # The constructor's defaults: a few minutes per epoch on a laptop CPU.
+    "transformer_small": dict(
+        hidden_dim=256, num_layers=3, num_heads=4, intermediate_dim=1024, dropout=0.1
+    ),
+    # Seconds per epoch on CPU: tests, demos, toy data.
+    "transformer_tiny": dict(
+        hidden_dim=64, num_layers=2, num_heads=4, intermediate_dim=128, dropout=0.1
+    ),
+}
+
+
+@keras.saving.register_keras_serializable(package="keras_seqattn")
+class TransformerSeq2Seq(Seq2SeqModel):
+    """Encoder-decoder built from attention alone (Vaswani et al., 2017).
+
+    1. Source and target tokens are embedded, scaled by `sqrt(hidden_dim)` and
+       given positions (`PositionalEncoding`, sinusoidal as in the paper, or
+       learned), then dropout.
+    2. `num_layers` `TransformerEncoder` blocks: self-attention over the real
+       (non-padding) source tokens, then an MLP.
+    3. `num_layers` `TransformerDecoder` blocks: causal self-attention over the
+       target prefix, cross-attention whose queries are the decoder states and
+       whose keys and values are the encoder outputs, then an MLP.
+    4. Next-token logits; with `tie_output_embedding=True` (the paper) the
+       output matrix is the target embedding matrix transposed
+       (`keras.layers.ReversibleEmbedding`).
+
+    With `normalize_first=True` the blocks are pre-norm and each stack ends in a
+    layer norm. Target padding needs no mask: it comes after the real tokens,
+    and causal attention never looks ahead.
+
+    Generation (`translate()`) runs the encoder once, precomputes every decoder
+    block's cross-attention keys and values, and decodes one token per step
+    against a fixed-size self-attention cache of `max_target_length` positions
+    (`TransformerDecoder.step`), so a step costs one token, not the whole prefix.
+    The attention it reports is the last decoder block's cross-attention:
+    `result.attention[i]`, `(output_len, source_len)` averaged over heads, and
+    `result.attention_heads[i]`, `(output_len, num_heads, source_len)`.
+
+    Inputs of the training graph: `{"source_ids": (batch, S), "target_ids":
+    (batch, T)}` (see `prepare()`); output: next-token logits `(batch, T, V)`.
+    Named architectures are in `CONFIGS` (see `from_named_config()`).
+
+    Args:
+        source_tokenizer: `keras_seqattn.text.SequenceTokenizer` of the source.
+        target_tokenizer: `keras_seqattn.text.SequenceTokenizer` of the target.
+        hidden_dim: int, `d_model`. Defaults to `256`.
+        num_layers: int, blocks in the encoder and in the decoder. Defaults to `3`.
+        num_heads: int, attention heads; must divide `hidden_dim`. Defaults to `4`.
+        intermediate_dim: int, MLP width `d_ff`. Defaults to `1024`.
+        dropout: float, dropout on embeddings, attention weights and sublayer
+            outputs. Defaults to `0.1`.
+        normalize_first: bool, pre-norm blocks instead of the paper's post-norm.
+            Defaults to `False`.
+        position_mode: `"sinusoidal"` or `"learned"`. Defaults to `"sinusoidal"`.
+        share_embeddings: bool, one embedding matrix for source and target; the
+            two tokenizers must have the same vocabulary. Defaults to `False`.
+        tie_output_embedding: bool, output logits from the target embedding
+            matrix (no separate output layer, no bias). Defaults to `True`.
+        max_source_length: int, source tokens kept (`[STOP]` included).
+            Defaults to `64`.
+        max_target_length: int, most generated tokens; also the size of the
+            decoder's cache. Defaults to `64`.
+        name: model name.
+
+    Example:
+
+    >>> from keras_seqattn.text import SequenceTokenizer
+    >>> src = SequenceTokenizer.from_corpus(["forty two", "seven"], mode="character")
+    >>> tgt = SequenceTokenizer.from_corpus(["zweiundvierzig", "sieben"], mode="character")
+    >>> model = TransformerSeq2Seq.from_named_config("transformer_tiny", src, tgt)
+    >>> result = model.translate(["forty two"], max_length=5)
+    >>> result.attention_heads[0].shape[1:]  # 4 heads over the 10 source tokens
+    (4, 10)
+
+    Reference:
+        Vaswani et al. (2017), Attention Is All You Need.
+    """
+
+    def __init__(
+        self,
+        source_tokenizer,
+        target_tokenizer,
+        hidden_dim=256,
+        num_layers=3,
+        num_heads=4,
+        intermediate_dim=1024,
+        dropout=0.1,
+        normalize_first=False,
+        position_mode="sinusoidal",
+        share_embeddings=False,
+        tie_output_embedding=True,
+        max_source_length=64,
+        max_target_length=64,
+        name="transformer_seq2seq",
+        **kwargs,
+    ):
+        self._check_seq2seq_args(
+            source_tokenizer, target_tokenizer, max_source_length, max_target_length
+        )
+        _check_architecture(hidden_dim, num_layers, num_heads)
+        if share_embeddings and source_tokenizer.vocabulary != target_tokenizer.vocabulary:
+            raise ValueError(
+                "`share_embeddings=True` needs one vocabulary for both sides, but the "
+                "tokenizers differ. Build them from the joint corpus, or pass "
+                f"share_embeddings=False. Received: share_embeddings={share_embeddings}"
+            )
+        # === Layers ===
+        layers = _build_layers(
+            source_tokenizer.vocabulary_size,
+            target_tokenizer.vocabulary_size,
+            hidden_dim,
+            num_layers,
+            num_heads,
+            intermediate_dim,
+            dropout,
+            normalize_first,
+            position_mode,
+            share_embeddings,
+            tie_output_embedding,
+            max_source_length,
+            max_target_length,
+        )
+        # === Functional model ===
+        inputs = self._inputs()
+        source_mask = ops.not_equal(inputs["source_ids"], 0)
+        memory = _run_encoder(layers, inputs["source_ids"], source_mask)
+        x = _embed(layers, "target", inputs["target_ids"])
+        for block in layers["decoder_layers"]:
+            x = block(x, memory, encoder_padding_mask=source_mask)
+        logits = _logits(layers, x)
+        super().__init__(inputs=inputs, outputs=logits, name=name, **kwargs)
+        # === Config ===
+        self._layers_by_role = layers
+        self.encoder_layers = layers["encoder_layers"]
+        self.decoder_layers = layers["decoder_layers"]
+        self.target_embedding = layers["target_embedding"]
+        self.output_dense = layers["output_dense"]
+        self._init_seq2seq(source_tokenizer, target_tokenizer, max_source_length, max_target_length)
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.normalize_first = normalize_first
+        self.position_mode = position_mode
+        self.share_embeddings = share_embeddings
+        self.tie_output_embedding = tie_output_embedding
+
+    @classmethod
+    def from_named_config(cls, config_name, source_tokenizer, target_tokenizer, **kwargs):
+        """Builds one of the `CONFIGS` architectures; `kwargs` override its values."""
+        if config_name not in CONFIGS:
+            raise ValueError(
+                f"`config_name` must be one of {sorted(CONFIGS)}. "
+                f"Received: config_name={config_name}"
+            )
+        return cls(source_tokenizer, target_tokenizer, **{**CONFIGS[config_name], **kwargs})
+
+    def encode(self, source_ids):
+        source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
+        source_mask = ops.not_equal(source_ids, 0)
+        encoded = _run_encoder(self._layers_by_role, source_ids, source_mask)
+        memory = [source_mask]
+        state = []
+        batch = ops.shape(source_ids)[0]
+        for block in self.decoder_layers:
+            memory.extend(block.precompute_cross(encoded))
+            state.extend(block.empty_cache(batch, self.max_target_length))
+        return tuple(memory), tuple(state)
+
+    def decode_step(self, token_ids, state, memory, index):
+        source_mask, cross = memory[0], memory[1:]
+        token_ids = ops.expand_dims(ops.convert_to_tensor(token_ids, dtype="int32"), 1)  # (B, 1)
+        x = _embed(self._layers_by_role, "target", token_ids, start_index=index)  # (B, 1, D)
+        new_state = []
+        for i, block in enumerate(self.decoder_layers):
+            pair = slice(2 * i, 2 * i + 2)
+            x, cache, attention = block.step(x, state[pair], cross[pair], index, source_mask)
+            new_state.extend(cache)
+        logits = _logits(self._layers_by_role, x)[:, 0]  # (B, V)
+        return logits, tuple(new_state), attention  # attention: (B, h, S)
+
+    def generate_ids(self, inputs, max_length, *args, **kwargs):
+        if isinstance(max_length, int) and max_length > self.max_target_length:
+            raise ValueError(
+                "The decoder caches `max_target_length` positions, so `max_length` "
+                f"cannot exceed {self.max_target_length}. Received: max_length={max_length}"
+            )
+        return super().generate_ids(inputs, max_length, *args, **kwargs)
+
+    def translate(self, texts, max_length=None, beam_width=1, length_penalty=0.0):
+        """`Seq2SeqModel.translate`, with head-averaged and per-head attention.
+
+        `result.attention[i]` is `(output_len, source_len)`, the last decoder
+        block's cross-attention averaged over heads (what
+        `plot_attention_heatmap` draws); `result.attention_heads[i]` is
+        `(output_len, num_heads, source_len)`.
+        """
+        result = super().translate(texts, max_length, beam_width, length_penalty)
+        return dataclasses.replace(
+            result,
+            attention=[a.mean(axis=1) for a in result.attention],
+            attention_heads=result.attention,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_dim=self.hidden_dim,
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+            intermediate_dim=self.intermediate_dim,
+            dropout=self.dropout,
+            normalize_first=self.normalize_first,
+            position_mode=self.position_mode,
+            share_embeddings=self.share_embeddings,
+            tie_output_embedding=self.tie_output_embedding,
+        )
+        return config
+
+
+def _check_architecture(hidden_dim, num_layers, num_heads):
+    for name, value in [
+        ("hidden_dim", hidden_dim),
+        ("num_layers", num_layers),
+        ("num_heads", num_heads),
+    ]:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
+    if hidden_dim % num_heads:
+        raise ValueError(
+            f"`num_heads` must divide `hidden_dim`={hidden_dim}. Received: num_heads={num_heads}"
+        )
+
+
+def _build_layers(
+    source_vocabulary,
+    target_vocabulary,
+    hidden_dim,
+    num_layers,
+    num_heads,
+    intermediate_dim,
+    dropout,
+    normalize_first,
+    position_mode,
+    share_embeddings,
+    tie_output_embedding,
+    max_source_length,
+    max_target_length,
+):
+    """Every layer of the model, by role; the graph and the decoding steps share them."""
+    # N(0, d^-1/2), so that the sqrt(d)-scaled embeddings have unit variance.
+    initializer = keras.initializers.RandomNormal(stddev=hidden_dim**-0.5)
+    target_embedding = keras.layers.ReversibleEmbedding(
+        target_vocabulary,
+        hidden_dim,
+        tie_weights=True,
+        embeddings_initializer=initializer,
+        name="token_embedding" if share_embeddings else "target_embedding",
+    )
+    if share_embeddings:
+        source_embedding = target_embedding
+    else:
+        source_embedding = keras.layers.Embedding(
+            source_vocabulary,
+            hidden_dim,
+            embeddings_initializer=initializer,
+            name="source_embedding",
+        )
+    block = dict(
+        num_heads=num_heads,
+        intermediate_dim=intermediate_dim,
+        dropout=dropout,
+        normalize_first=normalize_first,
+    )
+    norm = dict(epsilon=1e-5)
+    return {
+        "source_embedding": source_embedding,
+        "target_embedding": target_embedding,
+        "source_position": PositionalEncoding(
+            max_source_length, mode=position_mode, name="source_position"
+        ),
+        "target_position": PositionalEncoding(
+            max_target_length, mode=position_mode, name="target_position"
+        ),
+        "source_dropout": keras.layers.Dropout(dropout, name="source_dropout"),
+        "target_dropout": keras.layers.Dropout(dropout, name="target_dropout"),
+        "encoder_layers": [
+            TransformerEncoder(**block, name=f"encoder_layer_{i}") for i in range(num_layers)
+        ],
+        "decoder_layers": [
+            TransformerDecoder(**block, name=f"decoder_layer_{i}") for i in range(num_layers)
+        ],
+        # Pre-norm blocks leave their outputs unnormalised; the paper's post-norm don't.
+        "encoder_norm": keras.layers.LayerNormalization(name="encoder_norm", **norm)
+        if normalize_first
+        else None,
+        "decoder_norm": keras.layers.LayerNormalization(name="decoder_norm", **norm)
+        if normalize_first
+        else None,
+        "output_dense": None
+        if tie_output_embedding
+        else keras.layers.Dense(target_vocabulary, name="output_dense"),
+    }
+
+
+def _embed(layers, side, token_ids, start_index=0):
+    """Token embedding times `sqrt(d)`, plus positions, then dropout: `(B, T, D)`."""
+    x = layers[f"{side}_embedding"](token_ids)  # (B, T, D)
+    x = x * ops.cast(math.sqrt(x.shape[-1]), x.dtype)
+    x = layers[f"{side}_position"](x, start_index=start_index)
+    return layers[f"{side}_dropout"](x)
+
+
+def _run_encoder(layers, source_ids, source_mask):
+    x = _embed(layers, "source", source_ids)
+    for block in layers["encoder_layers"]:
+        x = block(x, padding_mask=source_mask)
+    if layers["encoder_norm"] is not None:
+        x = layers["encoder_norm"](x)
+    return x  # (B, S, D)
+
+
+def _logits(layers, x):
+    if layers["decoder_norm"] is not None:
+        x = layers["decoder_norm"](x)
+    if layers["output_dense"] is None:
+        return layers["target_embedding"](x, reverse=True)  # (B, T, V)
+    return layers["output_dense"](x)  # (B, T, V)
