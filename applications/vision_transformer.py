@@ -1,0 +1,270 @@
+"""VisionTransformer: image patches through a pre-norm Transformer encoder (ViT)."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_seqattn.layers import PatchEncoder, TransformerEncoder
+
+# The paper's Table 1 sizes (Ti and S from its follow-ups, DeiT and AugReg) with the
+# patch sizes that google-research/vision_transformer publishes, and two sizes for
+# the embedded 32x32 grey digits that train on a CPU in minutes.
+_SIZES = {
+    "ti": dict(hidden_dim=192, num_layers=12, num_heads=3, mlp_dim=768),
+    "s": dict(hidden_dim=384, num_layers=12, num_heads=6, mlp_dim=1536),
+    "b": dict(hidden_dim=768, num_layers=12, num_heads=12, mlp_dim=3072),
+    "l": dict(hidden_dim=1024, num_layers=24, num_heads=16, mlp_dim=4096),
+    "h": dict(hidden_dim=1280, num_layers=32, num_heads=16, mlp_dim=5120),
+}
+_IMAGENET = dict(image_size=224, num_channels=3)
+CONFIGS = {
+    **{
+        f"vit_{size}{patch}": dict(**_IMAGENET, patch_size=patch, **_SIZES[size])
+        for size, patch in [
+            ("ti", 16),
+            ("s", 16),
+            ("s", 32),
+            ("b", 8),
+            ("b", 16),
+            ("b", 32),
+            ("l", 16),
+            ("l", 32),
+            ("h", 14),
+        ]
+    },
+    "vit_tiny_digits": dict(
+        image_size=32,
+        num_channels=1,
+        patch_size=4,
+        hidden_dim=64,
+        num_layers=4,
+        num_heads=4,
+        mlp_dim=128,
+    ),
+    "vit_micro_digits": dict(
+        image_size=32,
+        num_channels=1,
+        patch_size=8,
+        hidden_dim=32,
+        num_layers=2,
+        num_heads=2,
+        mlp_dim=64,
+    ),
+}
+
+
+@keras.saving.register_keras_serializable(package="keras_seqattn")
+class VisionTransformer(keras.Model):
+    """The Vision Transformer (ViT) image classifier of Dosovitskiy et al. (2021).
+
+    1. Rescaling of `[0, 255]` pixels to `[-1, 1]` (`include_rescaling`, the
+       original models' preprocessing).
+    2. `PatchEncoder`: `P x P` patches, linearly projected to `hidden_dim`,
+       a learned class token prepended, learned position embeddings added:
+       `(batch, N + 1, hidden_dim)`.
+    3. `num_layers` pre-norm `TransformerEncoder` blocks, each
+       `x = x + MSA(LN(x)); x = x + MLP(LN(x))` with a GELU MLP of width
+       `mlp_dim` and layer norm epsilon `1e-6`, as the paper's code.
+    4. A final layer norm (`encoder_norm`), then a linear `head` (zeros at
+       first, as in the original code) on the class token's output: logits
+       `(batch, num_classes)`.
+
+    The named sizes of the paper and the original checkpoints are in `CONFIGS`
+    (`"vit_b16"` is ViT-B/16) with two small ones for the embedded 32x32 digits;
+    build them with `VisionTransformer.from_config_name()`. Original `.npz`
+    checkpoints load with `load_vit_npz()`.
+
+    Args:
+        image_size: int or `(height, width)` of the input images.
+        patch_size: int, the patch side `P`; must divide the image size.
+        num_classes: int, the number of classes.
+        hidden_dim: int, the width `D` of every token.
+        num_layers: int, the number of encoder blocks.
+        num_heads: int, attention heads per block; must divide `hidden_dim`.
+        mlp_dim: int, width of each block's MLP hidden layer.
+        dropout: float, dropout after the position embeddings, on the
+            attention weights, and on each block's sublayer outputs.
+            Defaults to `0.0`.
+        num_channels: int, image channels. Defaults to `3`.
+        include_rescaling: bool, map `[0, 255]` pixels to `[-1, 1]` in the
+            model. Defaults to `True`.
+        layer_norm_epsilon: float. Defaults to `1e-6`.
+        name: model name. Defaults to `"vision_transformer"`.
+
+    Inputs: images `(batch, height, width, num_channels)`, pixel values in
+    `[0, 255]` (in `[-1, 1]` with `include_rescaling=False`).
+    Output: logits `(batch, num_classes)`.
+
+    Example:
+
+    >>> model = VisionTransformer.from_config_name("vit_micro_digits", num_classes=10)
+    >>> tuple(model(np.zeros((2, 32, 32, 1))).shape)
+    (2, 10)
+    >>> tuple(model.attention_maps(np.zeros((2, 32, 32, 1))).shape)  # 16 patches + class
+    (2, 2, 2, 17, 17)
+
+    Reference:
+        Dosovitskiy et al. (2021), An Image is Worth 16x16 Words: Transformers
+        for Image Recognition at Scale, section 3.1, eqs. 1-4, and Table 1.
+    """
+
+    def __init__(
+        self,
+        image_size,
+        patch_size,
+        num_classes,
+        hidden_dim,
+        num_layers,
+        num_heads,
+        mlp_dim,
+        dropout=0.0,
+        num_channels=3,
+        include_rescaling=True,
+        layer_norm_epsilon=1e-6,
+        name="vision_transformer",
+        **kwargs,
+    ):
+        for arg, value in (("num_classes", num_classes), ("num_layers", num_layers)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"`{arg}` must be a positive int. Received: {arg}={value}")
+        if not isinstance(hidden_dim, int) or hidden_dim % num_heads:
+            raise ValueError(
+                "`num_heads` must divide `hidden_dim`. "
+                f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
+            )
+        dtype = kwargs.pop("dtype", None)
+        # === Layers ===
+        patch_encoder = PatchEncoder(
+            image_size,
+            patch_size,
+            hidden_dim,
+            num_channels=num_channels,
+            name="patch_encoder",
+            dtype=dtype,
+        )
+        blocks = [
+            TransformerEncoder(
+                num_heads=num_heads,
+                intermediate_dim=mlp_dim,
+                dropout=dropout,
+                activation="gelu",
+                layer_norm_epsilon=layer_norm_epsilon,
+                normalize_first=True,
+                name=f"encoder_block_{i}",
+                dtype=dtype,
+            )
+            for i in range(num_layers)
+        ]
+        # === Functional model ===
+        height, width = patch_encoder.grid_size
+        images = keras.Input((height * patch_size, width * patch_size, num_channels), name="images")
+        x = images
+        if include_rescaling:
+            x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescaling", dtype=dtype)(x)
+        x = patch_encoder(x)  # (B, N + 1, D)
+        x = keras.layers.Dropout(dropout, name="embedding_dropout", dtype=dtype)(x)
+        for block in blocks:
+            x = block(x)  # (B, N + 1, D)
+        x = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, name="encoder_norm", dtype=dtype
+        )(x)
+        class_token = x[:, 0]  # (B, D)
+        logits = keras.layers.Dense(
+            num_classes, kernel_initializer="zeros", name="head", dtype=dtype
+        )(class_token)
+        super().__init__(inputs=images, outputs=logits, name=name, **kwargs)
+        # === Config ===
+        self.patch_encoder, self.blocks = patch_encoder, blocks
+        self.image_size = image_size
+        self.patch_size = patch_size
+        self.num_classes = num_classes
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.mlp_dim = mlp_dim
+        self.dropout = dropout
+        self.num_channels = num_channels
+        self.include_rescaling = include_rescaling
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+    @classmethod
+    def from_config_name(cls, config_name, num_classes, **overrides):
+        """Builds a named size of `CONFIGS`, e.g. `"vit_b16"` for ViT-B/16.
+
+        Args:
+            config_name: a key of `CONFIGS`.
+            num_classes: int, the number of classes.
+            **overrides: other constructor arguments, e.g. `image_size=384`
+                (fine-tuning resolution) or `dropout=0.1`.
+        """
+        if config_name not in CONFIGS:
+            raise ValueError(
+                f"Unknown ViT config. Known: {', '.join(CONFIGS)}. "
+                f"Received: config_name={config_name!r}"
+            )
+        return cls(**{**CONFIGS[config_name], "num_classes": num_classes, **overrides})
+
+    def attention_maps(self, images, batch_size=32):
+        """Every block's attention weights, for rollout and plots.
+
+        Args:
+            images: `(batch, height, width, num_channels)` images, as the
+                model's inputs.
+            batch_size: int, images per forward pass. Defaults to `32`.
+
+        Returns:
+            A NumPy array `(batch, num_layers, num_heads, N + 1, N + 1)`: row
+            `t` of `[b, l, h]` is how token `t` (0 is the class token) attends
+            to every token in block `l`, head `h`.
+        """
+        images = np.asarray(images)
+        maps = []
+        for start in range(0, len(images), batch_size):
+            x = ops.convert_to_tensor(images[start : start + batch_size], "float32")
+            if self.include_rescaling:
+                x = self.get_layer("rescaling")(x)
+            x = self.patch_encoder(x)  # (B, N + 1, D)
+            scores = []
+            for block in self.blocks:
+                x, block_scores = block(x, return_attention_scores=True, training=False)
+                scores.append(ops.convert_to_numpy(block_scores))  # (B, heads, N + 1, N + 1)
+            maps.append(np.stack(scores, axis=1))  # (B, layers, heads, N + 1, N + 1)
+        return np.concatenate(maps, axis=0)
+
+    def with_image_size(self, image_size):
+        """A copy of this model for another image size, for fine-tuning.
+
+        All weights are copied; the position embeddings are resized to the new
+        patch grid (`PatchEncoder.set_position_embedding`), as the paper does
+        when fine-tuning at a higher resolution than pre-training.
+        """
+        config = {**self.get_config(), "image_size": image_size}
+        model = type(self).from_config(config)
+        position_embedding = model.patch_encoder.position_embedding
+        # Both models create the same variables in the same order.
+        for new, old in zip(model.weights, self.weights):
+            if new is position_embedding:
+                model.patch_encoder.set_position_embedding(old, self.patch_encoder.grid_size)
+            else:
+                new.assign(old)
+        return model
+
+    def get_config(self):
+        return {
+            "image_size": self.image_size,
+            "patch_size": self.patch_size,
+            "num_classes": self.num_classes,
+            "hidden_dim": self.hidden_dim,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "mlp_dim": self.mlp_dim,
+            "dropout": self.dropout,
+            "num_channels": self.num_channels,
+            "include_rescaling": self.include_rescaling,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
