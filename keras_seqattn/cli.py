@@ -3,6 +3,8 @@
     keras-seqattn train attention-seq2seq --dataset number_words/en_to_de --epochs 10 --out DIR
     keras-seqattn predict DIR/model.keras "forty two" "one hundred and seven"
     keras-seqattn evaluate DIR/model.keras --dataset number_words/en_to_de
+    keras-seqattn train vit --dataset digits --config vit_tiny_digits --epochs 30 --out DIR
+    keras-seqattn train attention-captioner --dataset digit_scenes --epochs 10 --out DIR
 
 The backend is `KERAS_BACKEND`, or `--backend` before the command.
 """
@@ -12,7 +14,9 @@ import json
 import os
 import sys
 
-TRANSLATION_MODELS = ("seq2seq-rnn", "attention-seq2seq")
+TRANSLATION_MODELS = ("seq2seq-rnn", "attention-seq2seq", "transformer-seq2seq")
+IMAGE_MODELS = ("vit",)
+CAPTION_MODELS = ("rnn-captioner", "attention-captioner")
 
 
 def _model_class(name):
@@ -21,7 +25,26 @@ def _model_class(name):
     return {
         "seq2seq-rnn": applications.Seq2SeqRNN,
         "attention-seq2seq": applications.AttentionSeq2Seq,
+        "transformer-seq2seq": applications.TransformerSeq2Seq,
     }[name]
+
+
+def _model_kwargs(args):
+    """The constructor arguments of the chosen model, from its command-line options."""
+    if args.model == "transformer-seq2seq":
+        return dict(
+            hidden_dim=args.hidden_dim,
+            num_layers=args.num_layers,
+            num_heads=args.num_heads,
+            intermediate_dim=args.intermediate_dim or 4 * args.hidden_dim,
+            normalize_first=args.normalize_first,
+        )
+    return dict(
+        embedding_dim=args.embedding_dim,
+        hidden_dim=args.hidden_dim,
+        rnn_type=args.rnn_type,
+        bidirectional=args.bidirectional,
+    )
 
 
 def _parser():
@@ -34,7 +57,7 @@ def _parser():
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model, evaluate it, save it")
-    train.add_argument("model", choices=TRANSLATION_MODELS)
+    train.add_argument("model", choices=TRANSLATION_MODELS + IMAGE_MODELS + CAPTION_MODELS)
     train.add_argument("--dataset", required=True, help="e.g. number_words/en_to_de")
     train.add_argument("--out", required=True, help="folder for model.keras, metrics.json")
     train.add_argument("--epochs", type=int, default=10)
@@ -44,6 +67,13 @@ def _parser():
     train.add_argument("--hidden-dim", type=int, default=256)
     train.add_argument("--rnn-type", choices=("gru", "lstm"), default="gru")
     train.add_argument("--bidirectional", action="store_true")
+    transformer = "transformer-seq2seq only: "
+    train.add_argument("--num-layers", type=int, default=3, help=transformer + "blocks per stack")
+    train.add_argument("--num-heads", type=int, default=4, help=transformer + "attention heads")
+    train.add_argument(
+        "--intermediate-dim", type=int, help=transformer + "MLP width (default: 4 x hidden)"
+    )
+    train.add_argument("--normalize-first", action="store_true", help=transformer + "pre-norm")
     train.add_argument(
         "--tokens",
         choices=("word_piece", "character", "sentence_piece"),
@@ -56,6 +86,21 @@ def _parser():
     train.add_argument("--eval-limit", type=int, help="evaluate on the first N examples")
     train.add_argument("--beam-width", type=int, default=1)
     train.add_argument("--seed", type=int, default=0)
+    image = train.add_argument_group("vit (image classification)")
+    image.add_argument("--config", default="vit_tiny_digits", help="a ViT size, e.g. vit_s16")
+    image.add_argument(
+        "--augmentation", choices=("auto", "none", "shift", "shift_flip"), default="auto"
+    )
+    image.add_argument("--warmup-epochs", type=float, default=1.0)
+    image.add_argument("--weight-decay", type=float, default=0.05)
+    captioner = train.add_argument_group("rnn-captioner, attention-captioner")
+    captioner.add_argument(
+        "--image-size", type=int, help="resize images to N x N (default: the dataset's size)"
+    )
+    captioner.add_argument("--feature-dim", type=int, default=128, help="CNN feature width")
+    captioner.add_argument(
+        "--attention-regularization", type=float, default=0.0, help="doubly stochastic lambda"
+    )
 
     predict = commands.add_parser("predict", help="translate texts with a saved model")
     predict.add_argument("model_path")
@@ -87,6 +132,68 @@ def _load(path):
     return keras.saving.load_model(path, safe_mode=True)
 
 
+def _train_image_classifier(args):
+    from keras_seqattn.training import train_image_classifier
+
+    metrics = train_image_classifier(
+        args.dataset,
+        args.out,
+        config=args.config,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs,
+        augmentation=None if args.augmentation == "none" else args.augmentation,
+        train_limit=args.train_limit,
+        eval_limit=args.eval_limit,
+        seed=args.seed,
+    )
+    print(json.dumps({k: metrics[k] for k in ("test_accuracy", "parameters", "train_seconds")}))
+    return 0
+
+
+def _train_captioner(args):
+    from keras_seqattn import applications
+    from keras_seqattn.training import train_captioner
+
+    attention = args.model == "attention-captioner"
+    extra = {"attention_regularization": args.attention_regularization} if attention else {}
+    metrics = train_captioner(
+        applications.AttentionCaptioner if attention else applications.RNNCaptioner,
+        args.dataset,
+        args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        train_limit=args.train_limit,
+        eval_limit=args.eval_limit,
+        vocabulary_size=args.vocabulary_size or 1000,
+        learning_rate=args.learning_rate,
+        beam_width=args.beam_width,
+        image_size=(args.image_size, args.image_size) if args.image_size else None,
+        seed=args.seed,
+        embedding_dim=args.embedding_dim,
+        hidden_dim=args.hidden_dim,
+        rnn_type=args.rnn_type,
+        feature_dim=args.feature_dim,
+        **extra,
+    )
+    keys = ("exact_match", "bleu", "cider", "attention_localization", "train_seconds")
+    print(json.dumps({k: metrics[k] for k in keys}))
+    return 0
+
+
+def _evaluate_captioner(model, args):
+    from keras_seqattn import datasets
+    from keras_seqattn.evaluation import evaluate_captioning
+
+    examples = datasets.load(args.dataset, split=args.split)
+    scores = evaluate_captioning(model, examples, limit=args.limit, beam_width=args.beam_width)
+    keys = ("exact_match", "bleu", "cider", "attention_localization", "count")
+    print(json.dumps({k: scores[k] for k in keys}))
+    return 0
+
+
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
@@ -102,7 +209,14 @@ def main(argv=None):
             train_limit=args.train_limit,
             eval_limit=args.eval_limit,
             beam_width=args.beam_width,
+            num_layers=args.num_layers,
+            num_heads=args.num_heads,
+            intermediate_dim=args.intermediate_dim,
         )
+        if args.model in IMAGE_MODELS:
+            return _train_image_classifier(args)
+        if args.model in CAPTION_MODELS:
+            return _train_captioner(args)
         from keras_seqattn.training import train_translation
 
         metrics = train_translation(
@@ -118,10 +232,7 @@ def main(argv=None):
             learning_rate=args.learning_rate,
             beam_width=args.beam_width,
             seed=args.seed,
-            embedding_dim=args.embedding_dim,
-            hidden_dim=args.hidden_dim,
-            rnn_type=args.rnn_type,
-            bidirectional=args.bidirectional,
+            **_model_kwargs(args),
         )
         summary = {k: metrics[k] for k in ("exact_match", "bleu", "train_seconds")}
         print(json.dumps(summary))
@@ -135,10 +246,11 @@ def main(argv=None):
         from keras_seqattn import datasets
         from keras_seqattn.evaluation import evaluate_translation
 
+        model = _load(args.model_path)
+        if hasattr(model, "caption"):
+            return _evaluate_captioner(model, args)
         pairs = datasets.load_translation_pairs(args.dataset, split=args.split)
-        scores = evaluate_translation(
-            _load(args.model_path), pairs, limit=args.limit, beam_width=args.beam_width
-        )
+        scores = evaluate_translation(model, pairs, limit=args.limit, beam_width=args.beam_width)
         print(json.dumps({k: scores[k] for k in ("exact_match", "bleu", "count")}))
     return 0
 

@@ -77,3 +77,78 @@ def test_bad_input_gets_clear_errors(tmp_path, capsys):
         )
     with pytest.raises(SystemExit, match="no model file"):
         cli.main(["predict", str(tmp_path / "missing.keras"), "hello"])
+
+
+def test_train_vit_on_digits(tmp_path, capsys):
+    cli.main(
+        [
+            "train",
+            "vit",
+            "--dataset",
+            "digits",
+            "--config",
+            "vit_micro_digits",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "64",
+            "--eval-limit",
+            "16",
+            "--batch-size",
+            "32",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["parameters"] == 20_138 and 0.0 <= summary["test_accuracy"] <= 1.0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["config"] == "vit_micro_digits" and metrics["test_examples"] == 16
+    assert (tmp_path / "model.keras").stat().st_size > 0
+    assert (tmp_path / "attention.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="config_name='vit_x'"):
+        cli.main(
+            ["train", "vit", "--dataset", "digits", "--config", "vit_x", "--out", str(tmp_path)]
+        )
+
+
+@pytest.mark.slow  # Compiles a Transformer train step: about 20 s on a small CPU.
+def test_train_transformer_seq2seq(tmp_path, capsys):
+    options = ["--num-layers", "1", "--num-heads", "2", "--intermediate-dim", "32"]
+    cli.main(
+        [
+            "train",
+            "transformer-seq2seq",
+            "--dataset",
+            "date_normalization",
+            "--out",
+            str(tmp_path),
+            *SMALL,
+            *options,
+        ]
+    )
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["model"] == "TransformerSeq2Seq" and metrics["test_examples"] == 16
+    assert (tmp_path / "attention.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    cli.main(["predict", str(tmp_path / "model.keras"), "3. Mai 2021"])
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+
+
+@pytest.mark.slow  # Generates digit_scenes on first use (about 40 s), then trains briefly.
+@pytest.mark.parametrize("model", ["rnn-captioner", "attention-captioner"])
+def test_train_and_evaluate_captioners(model, tmp_path, capsys):
+    cli.main(
+        ["train", model, "--dataset", "digit_scenes", "--out", str(tmp_path), "--feature-dim", "8"]
+        + SMALL
+    )
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test_examples"] == 16 and 0.0 <= metrics["exact_match"] <= 1.0
+    assert {"bleu", "cider", "attention_localization"} <= set(metrics)
+    assert (tmp_path / "model.keras").stat().st_size > 0
+    assert (tmp_path / "attention.png").exists() == (model == "attention-captioner")
+    capsys.readouterr()
+    cli.main(
+        ["evaluate", str(tmp_path / "model.keras"), "--dataset", "digit_scenes", "--limit", "8"]
+    )
+    assert json.loads(capsys.readouterr().out)["count"] == 8

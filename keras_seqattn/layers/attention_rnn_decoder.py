@@ -15,8 +15,12 @@ class AttentionRNNDecoder(RNNDecoderBase):
 
     1. `c_t, a_t = BahdanauAttention(s_{t-1}, h)`: scores of the previous state
        against every encoder state, softmax over real (unpadded) positions only.
-    2. `s_t = g([E y_{t-1}; c_t], s_{t-1})`.
-    3. `logits_t = W_o [s_t; c_t]`.
+    2. Optionally (`context_gate=True`, Xu et al. 2015, section 4.2.1), the
+       gating scalar `beta_t = sigmoid(w_beta . s_{t-1} + b_beta)` scales the
+       context: `c_t <- beta_t c_t`, letting the decoder weigh the image (or
+       source) against its language model at each step.
+    3. `s_t = g([E y_{t-1}; c_t], s_{t-1})`.
+    4. `logits_t = W_o [s_t; c_t]`.
 
     Because `c_t` depends on `s_{t-1}`, teacher forcing cannot run the RNN over
     the whole target in one kernel call; `call()` runs the same `step()` inside
@@ -33,6 +37,8 @@ class AttentionRNNDecoder(RNNDecoderBase):
             `BahdanauAttention`). Defaults to `"additive"`.
         rnn_type: `"gru"` or `"lstm"`. Defaults to `"gru"`.
         dropout: float, dropout on the target embeddings. Defaults to `0.0`.
+        context_gate: bool, gate the context with the scalar `beta_t` of step
+            2. Defaults to `False`.
         **kwargs: other keyword arguments of `keras.layers.Layer`.
 
     Call arguments:
@@ -70,6 +76,7 @@ class AttentionRNNDecoder(RNNDecoderBase):
         score_mode="additive",
         rnn_type="gru",
         dropout=0.0,
+        context_gate=False,
         **kwargs,
     ):
         super().__init__(
@@ -77,6 +84,7 @@ class AttentionRNNDecoder(RNNDecoderBase):
         )
         self.attention_units = attention_units
         self.score_mode = score_mode
+        self.context_gate = context_gate
         self.attention = BahdanauAttention(
             attention_units or units,
             score_mode=score_mode,
@@ -94,6 +102,12 @@ class AttentionRNNDecoder(RNNDecoderBase):
             )
         self._build_rnn_parts(values_shape[-1])
         self.attention.build((None, self.units), tuple(values_shape))
+        self.gate_dense = None
+        if self.context_gate:
+            self.gate_dense = keras.layers.Dense(
+                1, activation="sigmoid", name="gate_dense", dtype=self.dtype_policy
+            )
+            self.gate_dense.build((None, self.units))
         self.built = True
 
     def precompute(self, values):
@@ -121,6 +135,8 @@ class AttentionRNNDecoder(RNNDecoderBase):
         context, weights = self.attention(
             state[0], values, keys=keys, padding_mask=padding_mask, training=training
         )  # (batch, value_dim), (batch, S)
+        if self.gate_dense is not None:
+            context = self.gate_dense(state[0]) * context  # beta_t: (batch, 1)
         output, new_state = cell_step(
             self.rnn,
             ops.concatenate([embedded, context], axis=-1),
@@ -164,5 +180,9 @@ class AttentionRNNDecoder(RNNDecoderBase):
 
     def get_config(self):
         config = super().get_config()
-        config.update(attention_units=self.attention_units, score_mode=self.score_mode)
+        config.update(
+            attention_units=self.attention_units,
+            score_mode=self.score_mode,
+            context_gate=self.context_gate,
+        )
         return config

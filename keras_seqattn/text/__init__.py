@@ -1,5 +1,6 @@
 """Text preprocessing shared by every text model: one TensorFlow module for tf.data."""
 
+from keras_seqattn.text.caption_pipeline import caption_batches, prepare_image
 from keras_seqattn.text.pipelines import seq2seq_batches
 from keras_seqattn.text.sequence_tokenizer import (
     PAD,
@@ -10,4 +11,14 @@ from keras_seqattn.text.sequence_tokenizer import (
     SequenceTokenizer,
 )
 
-__all__ = ["PAD", "SPECIAL_TOKENS", "START", "STOP", "UNK", "SequenceTokenizer", "seq2seq_batches"]
+__all__ = [
+    "PAD",
+    "SPECIAL_TOKENS",
+    "START",
+    "STOP",
+    "UNK",
+    "SequenceTokenizer",
+    "caption_batches",
+    "prepare_image",
+    "seq2seq_batches",
+]

@@ -1,0 +1,100 @@
+"""tf.data pipeline that turns (image, caption) pairs into teacher-forcing batches."""
+
+import tensorflow as tf
+
+
+def prepare_image(image, image_size, num_channels):
+    """One image to float32 `(height, width, num_channels)` pixels in `[0, 255]`.
+
+    The captioners' resizing policy, shared by training and `caption()`: an image
+    of another size is resized bilinearly to `image_size` (the aspect ratio is
+    not kept), a grey image is repeated into 3 channels when the model takes 3,
+    and an RGB image becomes grey (`tf.image.rgb_to_grayscale`) when it takes 1.
+    Values are not rescaled: `uint8` and float images alike are on the 0-255
+    scale, which `ImageFeatureEncoder` expects.
+
+    Args:
+        image: `(height, width, channels)` tensor, any real dtype.
+        image_size: `(height, width)` of the model.
+        num_channels: 1 or 3, the model's channels.
+
+    Returns:
+        float32 `(height, width, num_channels)` tensor.
+    """
+    channels = image.shape[-1]
+    if len(image.shape) != 3 or channels not in (1, 3):
+        raise ValueError(
+            "Expected images of shape (height, width, 1 or 3 channels). "
+            f"Received: image.shape={tuple(image.shape)}"
+        )
+    image = tf.cast(image, tf.float32)
+    if channels == 1 and num_channels == 3:
+        image = tf.tile(image, (1, 1, 3))
+    elif channels == 3 and num_channels == 1:
+        image = tf.image.rgb_to_grayscale(image)
+    if tuple(image.shape[:2]) != tuple(image_size):
+        image = tf.image.resize(image, image_size, method="bilinear")
+    return tf.ensure_shape(image, (*image_size, num_channels))
+
+
+def caption_batches(
+    pairs,
+    tokenizer,
+    image_size,
+    num_channels,
+    caption_length,
+    batch_size=64,
+    shuffle=False,
+    seed=0,
+):
+    """`(image, caption)` pairs -> `({"images", "target_ids"}, labels)` batches.
+
+    Images go through `prepare_image()` (resized to the model's size, channels
+    matched, pixels kept on the 0-255 scale). The decoder input is
+    `[START] w_1 .. w_n` and the labels are `w_1 .. w_n [STOP]`, both padded
+    with 0 to `caption_length`, so every batch has one static shape (one
+    compilation on JAX and TensorFlow). Runs in tf.data for every Keras backend.
+
+    Args:
+        pairs: `tf.data.Dataset` of `(image, caption)`, e.g. from
+            `keras_seqattn.datasets.load_caption_pairs`.
+        tokenizer: the captions' `SequenceTokenizer`.
+        image_size: `(height, width)` of the model's images.
+        num_channels: 1 or 3.
+        caption_length: int, padded caption length (`[START]` or `[STOP]`
+            included).
+        batch_size: int. Defaults to `64`.
+        shuffle: bool, shuffle pairs before batching. Defaults to `False`.
+        seed: int, shuffle seed. Defaults to `0`.
+
+    Returns:
+        A batched, prefetched `tf.data.Dataset`.
+    """
+    if not isinstance(pairs, tf.data.Dataset):
+        raise TypeError(
+            "`pairs` must be a tf.data.Dataset of (image, caption). "
+            f"Received: pairs={type(pairs).__name__}"
+        )
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
+    image_size = tuple(image_size)
+
+    def to_example(image, caption):
+        return prepare_image(image, image_size, num_channels), caption
+
+    def to_batch(images, captions):
+        features = {
+            "images": images,
+            "target_ids": tokenizer(captions, add_start=True, sequence_length=caption_length),
+        }
+        labels = tokenizer(captions, add_stop=True, sequence_length=caption_length)
+        return features, labels
+
+    if shuffle:
+        pairs = pairs.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+    return (
+        pairs.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(batch_size)
+        .map(to_batch, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )

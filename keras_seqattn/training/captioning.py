@@ -1,0 +1,140 @@
+"""The main job for captioning models: train, evaluate, write the artefacts."""
+
+import json
+import os
+import pathlib
+import time
+
+import keras
+
+from keras_seqattn import datasets
+from keras_seqattn.evaluation import evaluate_captioning
+from keras_seqattn.visualization import plot_caption_attention
+
+
+def _split(builder, *names):
+    """The first of `names` that `builder` has."""
+    for name in names:
+        if name in builder.info.splits:
+            return name
+    raise ValueError(
+        f"Dataset {builder.info.full_name!r} has none of the splits {names}. "
+        f"Received: splits={list(builder.info.splits)}"
+    )
+
+
+def train_captioner(
+    model_class,
+    dataset,
+    out,
+    epochs=10,
+    batch_size=64,
+    train_limit=None,
+    eval_limit=None,
+    vocabulary_size=1000,
+    learning_rate=1e-3,
+    beam_width=1,
+    image_size=None,
+    seed=0,
+    data_dir=None,
+    verbose="auto",
+    callbacks=None,
+    **model_kwargs,
+):
+    """Trains `model_class` on `dataset`'s captions, evaluates on its test split, saves all.
+
+    Writes into `out`: `model.keras` (vocabulary inside), `metrics.json` (exact
+    match, BLEU-4, CIDEr, attention localisation where the dataset has boxes,
+    timings, history) and, for `AttentionCaptioner`, `attention.png`: the first
+    test image with the attention of every generated word.
+
+    Args:
+        model_class: `RNNCaptioner` or `AttentionCaptioner`.
+        dataset: a captioning dataset: `"digit_scenes"` (embedded) or
+            `"coco_captions"` (public; needs `image_size`).
+        out: output folder.
+        image_size: `(height, width)` the images are resized to; `None` takes the
+            dataset's fixed size.
+        train_limit, eval_limit: optional numbers of examples to use.
+        callbacks: optional extra Keras callbacks for `fit` (e.g. a time budget).
+        **model_kwargs: the model's constructor arguments.
+
+    Returns:
+        The metrics dictionary.
+    """
+    keras.utils.set_random_seed(seed)
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    builder = datasets.prepare(dataset, data_dir)
+    height, width, channels = builder.info.features["image"].shape
+    image_size = tuple(image_size or (height, width))
+    if None in image_size:
+        raise ValueError(
+            f"Images of {dataset!r} vary in size: pass `image_size`. Received: image_size=None"
+        )
+    test_split = _split(builder, "test", "validation", "val")
+    validation_split = _split(builder, "validation", "val", "test")
+
+    def limited(split, limit):
+        return f"{split}[:{limit}]" if limit else split
+
+    train = datasets.load_caption_pairs(dataset, limited("train", train_limit), data_dir)
+    validation = datasets.load_caption_pairs(
+        dataset, limited(validation_split, eval_limit or 2000), data_dir
+    )
+    model = model_class.from_corpus(
+        train,
+        vocabulary_size=vocabulary_size,
+        image_size=image_size,
+        num_channels=channels,
+        **model_kwargs,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    start = time.perf_counter()
+    history = model.fit(
+        model.prepare(train, batch_size=batch_size, shuffle=True, seed=seed),
+        validation_data=model.prepare(validation, batch_size=256),
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    train_seconds = time.perf_counter() - start
+    model.save(out / "model.keras")
+
+    start = time.perf_counter()
+    test = datasets.load(dataset, split=test_split, data_dir=data_dir)
+    scores = evaluate_captioning(model, test, beam_width=beam_width, limit=eval_limit)
+    metrics = {
+        "model": model_class.__name__,
+        "dataset": dataset,
+        "backend": keras.backend.backend(),
+        "epochs": len(history.history["loss"]),
+        "train_examples": int(sum(1 for _ in train)),
+        "parameters": int(model.count_params()),
+        "train_seconds": round(train_seconds, 1),
+        "eval_seconds": round(time.perf_counter() - start, 1),
+        **{k: scores[k] for k in ("exact_match", "bleu", "cider", "attention_localization")},
+        "localized_words": scores["localized_words"],
+        "test_examples": scores["count"],
+        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+        "examples": scores["examples"][:10],
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+    plot_first_example(model, test, out / "attention.png")
+    return metrics
+
+
+def plot_first_example(model, examples, path):
+    """Draws the first image of `examples` with its words' attention; `False` if none."""
+    image = next(iter(examples.take(1).as_numpy_iterator()))["image"]
+    result = model.caption(image[None], grid_attention=True)
+    if result.attention[0].size == 0:
+        return False  # A model without attention has no maps to draw.
+    plot_caption_attention(
+        image,
+        result.attention[0],
+        result.output_tokens[0],
+        title=result.text[0],
+        path=os.fspath(path),
+    )
+    return True
