@@ -56,6 +56,7 @@ def run(model_name, args, train, validation, test):
         vocabulary_size=vocabulary_size,
         embedding_dim=args.embedding_dim,
         hidden_dim=args.hidden_dim,
+        bidirectional=args.bidirectional,
     )
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
     start = time.perf_counter()
@@ -118,6 +119,11 @@ def main():
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--embedding-dim", type=int, default=128)
     parser.add_argument("--hidden-dim", type=int, default=256)
+    parser.add_argument(
+        "--bidirectional",
+        action="store_true",
+        help="bidirectional encoders (RNNsearch's; each h_i then centres on word i)",
+    )
     parser.add_argument("--vocabulary-size", type=int, help="default: per dataset")
     parser.add_argument("--models", default="Seq2SeqRNN,AttentionSeq2Seq")
     parser.add_argument(
@@ -161,7 +167,8 @@ def main():
 
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"seq2seq_quality_{backend}" + ("_smoke" if args.smoke else "")
+    stem = f"seq2seq_quality_{backend}" + ("_bidirectional" if args.bidirectional else "")
+    stem += "_smoke" if args.smoke else ""
     plot_length_curve(results, out / f"{stem}_length.png")
     if "AttentionSeq2Seq" in models:
         # A German number whose units come before its tens shows the reordering.
