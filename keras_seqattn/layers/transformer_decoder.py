@@ -6,15 +6,15 @@ import keras
 from keras import ops
 
 from keras_seqattn.generation._decoding import write_step
-from keras_seqattn.layers.transformer_encoder import (
-    _check_positive_int,
+from keras_seqattn.layers._transformer_block import (
+    TransformerBlock,
     head_dim,
     merge_padding_and_attention_mask,
 )
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
-class TransformerDecoder(keras.layers.Layer):
+class TransformerDecoder(TransformerBlock):
     """The decoder block of Vaswani et al. (2017), section 3.1.
 
     1. Causal self-attention: position `t` attends to target positions `<= t`
@@ -97,20 +97,16 @@ class TransformerDecoder(keras.layers.Layer):
         key_dim=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        _check_positive_int("num_heads", num_heads)
-        _check_positive_int("intermediate_dim", intermediate_dim)
-        if key_dim is not None:
-            _check_positive_int("key_dim", key_dim)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
-        self.num_heads = num_heads
-        self.intermediate_dim = intermediate_dim
-        self.dropout = dropout
-        self.activation = keras.activations.get(activation)
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.normalize_first = normalize_first
-        self.key_dim = key_dim
+        super().__init__(
+            num_heads,
+            intermediate_dim,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_epsilon=layer_norm_epsilon,
+            normalize_first=normalize_first,
+            key_dim=key_dim,
+            **kwargs,
+        )
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None, *args, **kwargs):
         for name, shape in [
@@ -122,40 +118,14 @@ class TransformerDecoder(keras.layers.Layer):
                     f"`{name}` must have shape (batch, length, dim). "
                     f"Received: {name}.shape={None if shape is None else tuple(shape)}"
                 )
-        hidden_dim = decoder_sequence_shape[-1]
-        self._head_dim = head_dim(hidden_dim, self.num_heads, self.key_dim)
-        common = dict(dtype=self.dtype_policy)
-        norm = dict(epsilon=self.layer_norm_epsilon, **common)
-        attention = dict(
-            num_heads=self.num_heads, key_dim=self._head_dim, dropout=self.dropout, **common
+        self._head_dim = head_dim(decoder_sequence_shape[-1], self.num_heads, self.key_dim)
+        self._build_attention(
+            "self_attention", decoder_sequence_shape, decoder_sequence_shape, self._head_dim
         )
-        self.self_attention = keras.layers.MultiHeadAttention(name="self_attention", **attention)
-        self.self_attention.build(decoder_sequence_shape, decoder_sequence_shape)
-        self.self_attention_norm = keras.layers.LayerNormalization(
-            name="self_attention_norm", **norm
+        self._build_attention(
+            "cross_attention", decoder_sequence_shape, encoder_sequence_shape, self._head_dim
         )
-        self.self_attention_norm.build(decoder_sequence_shape)
-        self.self_attention_dropout = keras.layers.Dropout(
-            self.dropout, name="self_attention_dropout", **common
-        )
-        self.cross_attention = keras.layers.MultiHeadAttention(name="cross_attention", **attention)
-        self.cross_attention.build(decoder_sequence_shape, encoder_sequence_shape)
-        self.cross_attention_norm = keras.layers.LayerNormalization(
-            name="cross_attention_norm", **norm
-        )
-        self.cross_attention_norm.build(decoder_sequence_shape)
-        self.cross_attention_dropout = keras.layers.Dropout(
-            self.dropout, name="cross_attention_dropout", **common
-        )
-        self.mlp_intermediate = keras.layers.Dense(
-            self.intermediate_dim, activation=self.activation, name="mlp_intermediate", **common
-        )
-        self.mlp_intermediate.build(decoder_sequence_shape)
-        self.mlp_output = keras.layers.Dense(hidden_dim, name="mlp_output", **common)
-        self.mlp_output.build(tuple(decoder_sequence_shape[:-1]) + (self.intermediate_dim,))
-        self.mlp_norm = keras.layers.LayerNormalization(name="mlp_norm", **norm)
-        self.mlp_norm.build(decoder_sequence_shape)
-        self.mlp_dropout = keras.layers.Dropout(self.dropout, name="mlp_dropout", **common)
+        self._build_mlp(decoder_sequence_shape)
         self.built = True
 
     def call(
@@ -200,28 +170,6 @@ class TransformerDecoder(keras.layers.Layer):
         x = self._mlp(x, training)
         if return_attention_scores:
             return x, self_scores, cross_scores
-        return x
-
-    def _residual(self, part, x, sublayer, training):
-        """`norm(x + f(x))` or `x + f(norm(x))` around an attention sublayer."""
-        norm, dropout = getattr(self, f"{part}_norm"), getattr(self, f"{part}_dropout")
-        residual = x
-        if self.normalize_first:
-            x = norm(x)
-        x, scores = sublayer(x)
-        x = residual + dropout(x, training=training)
-        if not self.normalize_first:
-            x = norm(x)
-        return x, scores
-
-    def _mlp(self, x, training):
-        residual = x
-        if self.normalize_first:
-            x = self.mlp_norm(x)
-        x = self.mlp_output(self.mlp_intermediate(x))
-        x = residual + self.mlp_dropout(x, training=training)
-        if not self.normalize_first:
-            x = self.mlp_norm(x)
         return x
 
     def precompute_cross(self, encoder_sequence):
@@ -302,19 +250,6 @@ class TransformerDecoder(keras.layers.Layer):
             keras.KerasTensor((batch, self.num_heads, target, target), self.compute_dtype),
             keras.KerasTensor((batch, self.num_heads, target, source), self.compute_dtype),
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_heads=self.num_heads,
-            intermediate_dim=self.intermediate_dim,
-            dropout=self.dropout,
-            activation=keras.activations.serialize(self.activation),
-            layer_norm_epsilon=self.layer_norm_epsilon,
-            normalize_first=self.normalize_first,
-            key_dim=self.key_dim,
-        )
-        return config
 
 
 def _check_encoder_padding_mask(mask, encoder_sequence):

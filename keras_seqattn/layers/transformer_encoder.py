@@ -1,11 +1,16 @@
 """One Transformer encoder block: self-attention and an MLP, each with residual + norm."""
 
 import keras
-from keras import ops
+
+from keras_seqattn.layers._transformer_block import (
+    TransformerBlock,
+    head_dim,
+    merge_padding_and_attention_mask,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
-class TransformerEncoder(keras.layers.Layer):
+class TransformerEncoder(TransformerBlock):
     """The encoder block of Vaswani et al. (2017), section 3.1.
 
     Every position attends to every (unpadded) position of the same sequence:
@@ -73,20 +78,16 @@ class TransformerEncoder(keras.layers.Layer):
         key_dim=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        _check_positive_int("num_heads", num_heads)
-        _check_positive_int("intermediate_dim", intermediate_dim)
-        if key_dim is not None:
-            _check_positive_int("key_dim", key_dim)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
-        self.num_heads = num_heads
-        self.intermediate_dim = intermediate_dim
-        self.dropout = dropout
-        self.activation = keras.activations.get(activation)
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.normalize_first = normalize_first
-        self.key_dim = key_dim
+        super().__init__(
+            num_heads,
+            intermediate_dim,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_epsilon=layer_norm_epsilon,
+            normalize_first=normalize_first,
+            key_dim=key_dim,
+            **kwargs,
+        )
         self.supports_masking = True
 
     def build(self, inputs_shape, *args, **kwargs):
@@ -95,37 +96,9 @@ class TransformerEncoder(keras.layers.Layer):
                 "`inputs` must have shape (batch, T, hidden_dim). "
                 f"Received: inputs.shape={tuple(inputs_shape)}"
             )
-        hidden_dim = inputs_shape[-1]
-        key_dim = head_dim(hidden_dim, self.num_heads, self.key_dim)
-        common = dict(dtype=self.dtype_policy)
-        self.self_attention = keras.layers.MultiHeadAttention(
-            num_heads=self.num_heads,
-            key_dim=key_dim,
-            dropout=self.dropout,
-            name="self_attention",
-            **common,
-        )
-        self.self_attention.build(inputs_shape, inputs_shape)
-        norm = dict(epsilon=self.layer_norm_epsilon, **common)
-        self.self_attention_norm = keras.layers.LayerNormalization(
-            name="self_attention_norm", **norm
-        )
-        self.self_attention_norm.build(inputs_shape)
-        self.self_attention_dropout = keras.layers.Dropout(
-            self.dropout, name="self_attention_dropout", **common
-        )
-        self.mlp_intermediate = keras.layers.Dense(
-            self.intermediate_dim,
-            activation=self.activation,
-            name="mlp_intermediate",
-            **common,
-        )
-        self.mlp_intermediate.build(inputs_shape)
-        self.mlp_output = keras.layers.Dense(hidden_dim, name="mlp_output", **common)
-        self.mlp_output.build(tuple(inputs_shape[:-1]) + (self.intermediate_dim,))
-        self.mlp_norm = keras.layers.LayerNormalization(name="mlp_norm", **norm)
-        self.mlp_norm.build(inputs_shape)
-        self.mlp_dropout = keras.layers.Dropout(self.dropout, name="mlp_dropout", **common)
+        key_dim = head_dim(inputs_shape[-1], self.num_heads, self.key_dim)
+        self._build_attention("self_attention", inputs_shape, inputs_shape, key_dim)
+        self._build_mlp(inputs_shape)
         self.built = True
 
     def call(
@@ -138,29 +111,17 @@ class TransformerEncoder(keras.layers.Layer):
     ):
         mask = merge_padding_and_attention_mask(inputs, padding_mask, attention_mask)
 
-        x = inputs
-        residual = x
-        if self.normalize_first:
-            x = self.self_attention_norm(x)
-        x, scores = self.self_attention(
-            query=x,
-            value=x,
-            attention_mask=mask,
-            return_attention_scores=True,
-            training=training,
-        )  # x: (B, T, D), scores: (B, h, T, T)
-        x = residual + self.self_attention_dropout(x, training=training)
-        if not self.normalize_first:
-            x = self.self_attention_norm(x)
+        def self_attention(x):
+            return self.self_attention(
+                query=x,
+                value=x,
+                attention_mask=mask,
+                return_attention_scores=True,
+                training=training,
+            )  # (B, T, D), (B, h, T, T)
 
-        residual = x
-        if self.normalize_first:
-            x = self.mlp_norm(x)
-        x = self.mlp_output(self.mlp_intermediate(x))
-        x = residual + self.mlp_dropout(x, training=training)
-        if not self.normalize_first:
-            x = self.mlp_norm(x)
-
+        x, scores = self._residual("self_attention", inputs, self_attention, training)
+        x = self._mlp(x, training)
         if return_attention_scores:
             return x, scores
         return x
@@ -178,64 +139,3 @@ class TransformerEncoder(keras.layers.Layer):
         batch, length = inputs.shape[0], inputs.shape[1]
         scores_shape = (batch, self.num_heads, length, length)
         return outputs, keras.KerasTensor(scores_shape, dtype=self.compute_dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_heads=self.num_heads,
-            intermediate_dim=self.intermediate_dim,
-            dropout=self.dropout,
-            activation=keras.activations.serialize(self.activation),
-            layer_norm_epsilon=self.layer_norm_epsilon,
-            normalize_first=self.normalize_first,
-            key_dim=self.key_dim,
-        )
-        return config
-
-
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
-
-
-def head_dim(hidden_dim, num_heads, key_dim=None):
-    """`key_dim`, or `hidden_dim // num_heads` when that divides evenly."""
-    if key_dim is not None:
-        return key_dim
-    if hidden_dim is None or hidden_dim % num_heads:
-        raise ValueError(
-            f"`num_heads` must divide the hidden width {hidden_dim} when `key_dim` is "
-            f"not given. Received: num_heads={num_heads}"
-        )
-    return hidden_dim // num_heads
-
-
-def merge_padding_and_attention_mask(inputs, padding_mask, attention_mask):
-    """One boolean `(B, T, S)` mask from a `(B, S)` padding mask and a `(B, T, S)` mask.
-
-    `inputs` is the query sequence, `(B, T, D)`; with no `attention_mask` the
-    keys are the same sequence (`S = T`).
-    """
-    length = inputs.shape[1]
-    mask = None
-    if padding_mask is not None:
-        if len(padding_mask.shape) != 2 or not _same_dim(padding_mask.shape[1], length):
-            raise ValueError(
-                f"`padding_mask` must have shape (batch, {length}). "
-                f"Received: padding_mask.shape={tuple(padding_mask.shape)}"
-            )
-        mask = ops.cast(padding_mask, "bool")[:, None, :]  # (B, 1, T)
-    if attention_mask is not None:
-        shape = attention_mask.shape
-        if len(shape) != 3 or not (_same_dim(shape[1], length) and _same_dim(shape[2], length)):
-            raise ValueError(
-                f"`attention_mask` must have shape (batch, {length}, {length}). "
-                f"Received: attention_mask.shape={tuple(attention_mask.shape)}"
-            )
-        attention_mask = ops.cast(attention_mask, "bool")
-        mask = attention_mask if mask is None else ops.logical_and(mask, attention_mask)
-    return mask
-
-
-def _same_dim(a, b):
-    return a is None or b is None or a == b
