@@ -29,26 +29,9 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 MODELS = ("RNNCaptioner", "AttentionCaptioner")
 
 
-class TimeBudget:
-    """A Keras callback factory: stop training once `seconds` have passed."""
-
-    def __new__(cls, seconds):
-        import keras
-
-        class _Budget(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.start = time.perf_counter()
-
-            def on_train_batch_end(self, batch, logs=None):
-                if time.perf_counter() - self.start > seconds:
-                    self.model.stop_training = True
-
-        return _Budget()
-
-
 def run(model_name, args, workdir):
     from keras_seqattn import applications
-    from keras_seqattn.training import train_captioner
+    from keras_seqattn.training import TimeBudget, train_captioner
 
     extra = {}
     if model_name == "AttentionCaptioner":

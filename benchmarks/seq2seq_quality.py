@@ -22,28 +22,12 @@ import time
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
-class TimeBudget:
-    """A Keras callback factory: stop training once `seconds` have passed."""
-
-    def __new__(cls, seconds):
-        import keras
-
-        class _Budget(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.start = time.perf_counter()
-
-            def on_train_batch_end(self, batch, logs=None):
-                if time.perf_counter() - self.start > seconds:
-                    self.model.stop_training = True
-
-        return _Budget()
-
-
 def run(model_name, args, train, validation, test):
     import keras
 
     from keras_seqattn import applications
     from keras_seqattn.evaluation import evaluate_translation, exact_match_by_length
+    from keras_seqattn.training import TimeBudget
     from keras_seqattn.training.translation import tokenization
 
     keras.utils.set_random_seed(args.seed)

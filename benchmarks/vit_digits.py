@@ -26,28 +26,6 @@ import time
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
-def callbacks(seconds):
-    """A budget stop after `seconds` of training, and per-epoch wall times."""
-    import keras
-
-    class Budget(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.start = time.perf_counter()
-            self.epoch_seconds = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.epoch_seconds.append(time.perf_counter() - self.epoch_start)
-
-        def on_train_batch_end(self, batch, logs=None):
-            if time.perf_counter() - self.start > seconds:
-                self.model.stop_training = True
-
-    return Budget()
-
-
 def small_cnn(num_classes, image_shape):
     """Four 3x3 convolutions in two stages, global pooling and a linear head."""
     import keras
@@ -68,6 +46,7 @@ def small_cnn(num_classes, image_shape):
 def run(name, model, args, train, test, train_examples):
     import keras
 
+    from keras_seqattn.training import TimeBudget
     from keras_seqattn.training.image_classification import image_batches, warmup_cosine
 
     steps_per_epoch = -(-train_examples // args.batch_size)
@@ -77,7 +56,7 @@ def run(name, model, args, train, test, train_examples):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    budget = callbacks(args.minutes * 60)
+    budget = TimeBudget(args.minutes * 60)
     start = time.perf_counter()
     history = model.fit(
         image_batches(train, args.batch_size, shuffle=True, seed=args.seed, augmentation="shift"),

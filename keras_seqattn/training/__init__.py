@@ -2,6 +2,7 @@
 
 from keras_seqattn.training.captioning import train_captioner
 from keras_seqattn.training.image_classification import train_image_classifier
+from keras_seqattn.training.time_budget import TimeBudget
 from keras_seqattn.training.translation import train_translation
 
-__all__ = ["train_captioner", "train_image_classifier", "train_translation"]
+__all__ = ["TimeBudget", "train_captioner", "train_image_classifier", "train_translation"]
