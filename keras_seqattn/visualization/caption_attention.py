@@ -5,6 +5,8 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
+from keras_seqattn.visualization._overlay import draw_overlays, grid_shape_of
+
 
 def plot_caption_attention(
     image, attention, words, grid_shape=None, columns=6, title=None, path=None
@@ -43,29 +45,7 @@ def plot_caption_attention(
     rows = math.ceil(panels / columns)
     figure = Figure(figsize=(2.0 * columns, 2.2 * rows + 0.3), layout="constrained")
     axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
-    height, width = image.shape[:2]
-    cmap = "gray" if image.ndim == 2 else None
-    axes[0].imshow(image, cmap=cmap, vmin=0.0, vmax=1.0)
-    axes[0].set_title("image")
-    for ax, word, grid in zip(axes[1:], words, maps):
-        ax.imshow(image, cmap=cmap, vmin=0.0, vmax=1.0)
-        ax.imshow(
-            grid / max(grid.max(), 1e-12),
-            cmap="inferno",
-            alpha=0.6,
-            vmin=0.0,
-            vmax=1.0,
-            extent=(-0.5, width - 0.5, height - 0.5, -0.5),
-            interpolation="bilinear",
-        )
-        ax.set_title(word)
-    for ax in axes:
-        ax.set_axis_off()
-    if title:
-        figure.suptitle(title)
-    if path is not None:
-        figure.savefig(path, dpi=120)
-    return figure
+    return draw_overlays(figure, axes, image, list(zip(words, maps)), title, path)
 
 
 def _as_image(image):
@@ -88,13 +68,5 @@ def _as_grids(attention, grid_shape):
             "`attention` must be (length, cells) or (length, rows, cols). "
             f"Received: attention.shape={attention.shape}"
         )
-    cells = attention.shape[1]
-    if grid_shape is None:
-        side = math.isqrt(cells)
-        grid_shape = (side, side)
-    if grid_shape[0] * grid_shape[1] != cells:
-        raise ValueError(
-            f"The attention covers {cells} cells, which is no {grid_shape[0]}x{grid_shape[1]} "
-            f"grid; pass `grid_shape`. Received: grid_shape={grid_shape}"
-        )
-    return attention.reshape(len(attention), *grid_shape)
+    grid_shape = grid_shape_of(attention.shape[1], grid_shape, "grid_shape")
+    return attention.reshape(len(attention), *grid_shape)  # (length, rows, cols)
