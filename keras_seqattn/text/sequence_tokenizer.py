@@ -9,10 +9,15 @@ import tensorflow as tf
 from keras import ops
 
 from keras_seqattn.text import _sentence_piece
-
-PAD, UNK, START, STOP = "[PAD]", "[UNK]", "[START]", "[STOP]"
-SPECIAL_TOKENS = (PAD, UNK, START, STOP)
-MODES = ("word_piece", "character", "sentence_piece")
+from keras_seqattn.text._arguments import (
+    SPECIAL_TOKENS,
+    as_string_tensor,
+    as_text_list,
+    check_length,
+    check_mode,
+    check_vocabulary,
+    resolve_vocabulary,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
@@ -94,10 +99,10 @@ class SequenceTokenizer(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_mode(mode)
-        vocabulary = _resolve_vocabulary(vocabulary, mode, proto)
-        _check_vocabulary(vocabulary, mode)
-        _check_length(sequence_length)
+        check_mode(mode)
+        vocabulary = resolve_vocabulary(vocabulary, mode, proto)
+        check_vocabulary(vocabulary, mode)
+        check_length(sequence_length)
         self.vocabulary = list(vocabulary)
         self.proto = proto
         self.mode = mode
@@ -151,10 +156,10 @@ class SequenceTokenizer(keras.layers.Layer):
                 Defaults to `1000`.
             lowercase, sequence_length, **kwargs: as in `SequenceTokenizer`.
         """
-        _check_mode(mode)
+        check_mode(mode)
         if not isinstance(vocabulary_size, int) or vocabulary_size <= len(SPECIAL_TOKENS):
             raise ValueError(f"`vocabulary_size` must be an int > 4. Received: {vocabulary_size=}")
-        texts = _as_text_list(texts)
+        texts = as_text_list(texts)
         if mode == "word_piece":
             # keras-hub reads a list as file names, so pass a dataset.
             vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
@@ -180,10 +185,10 @@ class SequenceTokenizer(keras.layers.Layer):
         return cls(vocabulary, mode, lowercase, sequence_length, **kwargs)
 
     def call(self, inputs, add_start=False, add_stop=False, sequence_length=None):
-        inputs = _as_string_tensor(inputs)
+        inputs = as_string_tensor(inputs)
         if sequence_length is None:
             sequence_length = self.sequence_length
-        sequence_length = _check_length(sequence_length, int(add_start) + int(add_stop))
+        sequence_length = check_length(sequence_length, int(add_start) + int(add_stop))
         if not tf.executing_eagerly():
             return self._tokenize(inputs, add_start, add_stop, sequence_length)
         key = (bool(add_start), bool(add_stop), sequence_length)
@@ -303,100 +308,3 @@ class SequenceTokenizer(keras.layers.Layer):
 
 def _lower(texts, lowercase):
     return tf.strings.lower(texts, encoding="utf-8") if lowercase else texts
-
-
-def _check_mode(mode):
-    if mode not in MODES:
-        raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
-
-
-def _resolve_vocabulary(vocabulary, mode, proto):
-    """The vocabulary: given, or read from `proto` in sentence_piece mode."""
-    if mode != "sentence_piece":
-        if proto is not None:
-            raise ValueError(
-                f"`proto` is only for mode='sentence_piece'. Received: mode={mode!r} and a proto"
-            )
-        if vocabulary is None:
-            raise ValueError(f"Mode {mode!r} needs a `vocabulary`. Received: vocabulary=None")
-        return vocabulary
-    if proto is None:
-        raise ValueError(
-            "Mode 'sentence_piece' needs a SentencePiece `proto` (see `from_corpus`). "
-            "Received: proto=None"
-        )
-    pieces = _sentence_piece.pieces(_sentence_piece.decode_proto(proto))
-    if vocabulary is not None and list(vocabulary) != pieces:
-        raise ValueError(
-            "`vocabulary` must be None or the proto's own pieces in sentence_piece mode. "
-            f"Received: vocabulary[:8]={list(vocabulary)[:8]}, proto pieces[:8]={pieces[:8]}"
-        )
-    return pieces
-
-
-def _check_vocabulary(vocabulary, mode):
-    if isinstance(vocabulary, str) or not all(isinstance(t, str) for t in vocabulary):
-        raise ValueError(f"`vocabulary` must be a list of str. Received: {vocabulary!r:.80}")
-    vocabulary = list(vocabulary)
-    repeated = [token for token, n in collections.Counter(vocabulary).items() if n > 1]
-    if tuple(vocabulary[:4]) != SPECIAL_TOKENS or repeated:
-        raise ValueError(
-            f"`vocabulary` must start with {list(SPECIAL_TOKENS)} and repeat no token. "
-            f"Received: vocabulary[:4]={vocabulary[:4]}, repeated={repeated}"
-        )
-    long_tokens = [token for token in vocabulary[4:] if len(token) != 1]
-    if mode == "character" and long_tokens:
-        raise ValueError(
-            "In character mode every token but the specials is one character. "
-            f"Received: {long_tokens[:5]}"
-        )
-
-
-def _check_length(value, specials=0):
-    """`value` as an int with room for the specials asked for, or `None`."""
-    if value is None:
-        return None
-    minimum = max(specials, 1)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(
-            f"`sequence_length` must be None or an int >= {minimum} (room for the "
-            f"[START]/[STOP] asked for). Received: sequence_length={value}"
-        )
-    return int(value)
-
-
-def _as_string_tensor(inputs):
-    """Text input -> `tf.string` tensor of shape `()` or `(batch,)`."""
-    is_text_array = isinstance(inputs, np.ndarray) and inputs.dtype.kind in "USO"
-    if isinstance(inputs, (str, bytes, list, tuple)) or is_text_array:
-        try:
-            inputs = tf.constant(inputs, dtype=tf.string)
-        except (TypeError, ValueError) as error:
-            raise TypeError(
-                f"Expected a string tensor or strings. Received: inputs={inputs!r:.80}"
-            ) from error
-    if not (isinstance(inputs, tf.Tensor) and inputs.dtype == tf.string):
-        dtype = getattr(inputs, "dtype", type(inputs).__name__)
-        raise TypeError(f"Expected a string tensor. Received: inputs.dtype={dtype}")
-    if inputs.shape.rank not in (0, 1):
-        raise ValueError(
-            f"Expected a scalar or (batch,) string tensor. Received: inputs.shape={inputs.shape}"
-        )
-    return inputs
-
-
-def _as_text_list(texts):
-    """A corpus (iterable, numpy array or `tf.data.Dataset`) -> list of str."""
-    if isinstance(texts, tf.data.Dataset):
-        texts = texts.as_numpy_iterator()
-    elif isinstance(texts, (str, bytes)):
-        texts = [texts]
-    elif isinstance(texts, np.ndarray):
-        texts = texts.ravel().tolist()
-    texts = [text.decode("utf-8") if isinstance(text, bytes) else text for text in texts]
-    if not texts:
-        raise ValueError("Expected at least one text. Received: texts=[] (an empty corpus)")
-    if not all(isinstance(text, str) for text in texts):
-        bad = [text for text in texts if not isinstance(text, str)][:3]
-        raise TypeError(f"Expected a corpus of strings. Received: {bad!r}")
-    return texts
