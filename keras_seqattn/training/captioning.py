@@ -79,9 +79,10 @@ def train_captioner(
         return f"{split}[:{limit}]" if limit else split
 
     train = datasets.load_caption_pairs(dataset, limited("train", train_limit), data_dir)
-    validation = datasets.load_caption_pairs(
-        dataset, limited(validation_split, eval_limit or 2000), data_dir
-    )
+    # Validation after every epoch: at most 2,000 captions of a large split. `take`,
+    # not a `[:2000]` slice, which TFDS refuses on a split that has fewer examples.
+    validation = datasets.load_caption_pairs(dataset, validation_split, data_dir)
+    validation = validation.take(eval_limit or 2000)
     model = model_class.from_corpus(
         train,
         vocabulary_size=vocabulary_size,
