@@ -52,14 +52,18 @@ def run(name, model, args, train, test, train_examples):
     steps_per_epoch = -(-train_examples // args.batch_size)
     schedule = warmup_cosine(args.learning_rate, args.epochs * steps_per_epoch, steps_per_epoch)
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.05, global_clipnorm=1.0),
+        optimizer=keras.optimizers.AdamW(
+            schedule, weight_decay=args.weight_decay, global_clipnorm=1.0
+        ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
     budget = TimeBudget(args.minutes * 60)
     start = time.perf_counter()
     history = model.fit(
-        image_batches(train, args.batch_size, shuffle=True, seed=args.seed, augmentation="shift"),
+        image_batches(
+            train, args.batch_size, shuffle=True, seed=args.seed, augmentation=args.augmentation
+        ),
         epochs=args.epochs,
         callbacks=[budget],
         shuffle=False,
@@ -91,6 +95,15 @@ def main():
     parser.add_argument("--minutes", type=float, default=5.0, help="training budget per model")
     parser.add_argument("--epochs", type=int, default=200, help="schedule length (if in budget)")
     parser.add_argument("--config", default="vit_tiny_digits")
+    parser.add_argument("--patch-size", type=int, help="override the config's patch size")
+    parser.add_argument("--dropout", type=float, help="override the config's dropout")
+    parser.add_argument("--weight-decay", type=float, default=0.05)
+    parser.add_argument(
+        "--augmentation",
+        default="shift",
+        help="'shift' (translation + zoom in tf.data) or 'none'",
+    )
+    parser.add_argument("--models", default="vit,cnn", help="which of vit,cnn to train")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
@@ -99,6 +112,8 @@ def main():
     args = parser.parse_args()
     if args.smoke:
         args.minutes, args.epochs, args.config = 0.2, 2, "vit_micro_digits"
+    if args.augmentation == "none":
+        args.augmentation = None
 
     import keras
 
@@ -114,26 +129,37 @@ def main():
     train_examples = sum(1 for _ in train)
 
     results = []
+    overrides = {
+        key: value
+        for key, value in (("patch_size", args.patch_size), ("dropout", args.dropout))
+        if value is not None
+    }
     keras.utils.set_random_seed(args.seed)
-    vit = VisionTransformer.from_config_name(args.config, num_classes=10)
-    results.append(run(f"VisionTransformer/{args.config}", vit, args, train, test, train_examples))
-    keras.utils.set_random_seed(args.seed)
-    cnn = small_cnn(10, (32, 32, 1))
-    results.append(run("SmallCNN", cnn, args, train, test, train_examples))
+    vit = VisionTransformer.from_config_name(args.config, num_classes=10, **overrides)
+    models = args.models.split(",")
+    if "vit" in models:
+        name = f"VisionTransformer/{args.config}"
+        results.append(run(name, vit, args, train, test, train_examples))
+        results[-1]["overrides"] = overrides
+    if "cnn" in models:
+        keras.utils.set_random_seed(args.seed)
+        cnn = small_cnn(10, (32, 32, 1))
+        results.append(run("SmallCNN", cnn, args, train, test, train_examples))
     for result in results:
         print(json.dumps(result), flush=True)
 
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"vit_digits_{backend}" + ("_smoke" if args.smoke else "")
-    image, label = next(test.as_numpy_iterator())
-    plot_image_attention(
-        image,
-        vit.attention_maps(image[None])[0],
-        grid_size=vit.patch_encoder.grid_size,
-        title=f"digit {int(label)}: attention rollout and class-token attention",
-        path=out / f"{stem}_attention.png",
-    )
+    if "vit" in models:
+        image, label = next(test.as_numpy_iterator())
+        plot_image_attention(
+            image,
+            vit.attention_maps(image[None])[0],
+            grid_size=vit.patch_encoder.grid_size,
+            title=f"digit {int(label)}: attention rollout and class-token attention",
+            path=out / f"{stem}_attention.png",
+        )
     report = {
         "benchmark": "vit_digits",
         "dataset": "digits",
