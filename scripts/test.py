@@ -6,10 +6,19 @@ pytest process. Tests marked `backend_independent` run only in the tensorflow pa
 
     python scripts/test.py                       # all three backends
     python scripts/test.py --backends jax -k tokenizer
+    python scripts/test.py --jobs 1              # one backend after another, live output
+
+The backend passes run side by side (`--jobs`, default: one per CPU core, at
+most one per backend): small models leave most of a core idle while Python and
+the compilers work, so two passes on two cores take little longer than one.
+Each pass's output is printed whole when it ends. The embedded datasets are
+generated first, once, so that no two passes write the same files.
 """
 
 import argparse
+import concurrent.futures
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -17,6 +26,14 @@ import time
 import xml.etree.ElementTree as ET
 
 BACKENDS = ("tensorflow", "jax", "torch")
+REPO = pathlib.Path(__file__).resolve().parents[1]
+# The test cache that tests/conftest.py points TFDS at.
+TFDS_DATA_DIR = str(REPO / ".test_data" / "tensorflow_datasets")
+PREPARE = (
+    "from keras_seqattn import datasets\n"
+    "for name in datasets.EMBEDDED_DATASETS:\n"
+    "    datasets.prepare(name)\n"
+)
 
 
 def _counts(junit_path):
@@ -31,15 +48,31 @@ def _counts(junit_path):
     return tests - failed - skipped, failed, skipped
 
 
-def run_backend(backend, pytest_args, report_dir):
+def run_backend(backend, pytest_args, report_dir, live):
+    """Runs pytest under `backend`; returns (exit code, seconds, counts, output)."""
     junit = os.path.join(report_dir, f"{backend}.xml")
     env = dict(os.environ, KERAS_BACKEND=backend)
-    print(f"\n===== KERAS_BACKEND={backend} =====", flush=True)
+    command = [sys.executable, "-m", "pytest", f"--junitxml={junit}", *pytest_args]
     start = time.perf_counter()
-    code = subprocess.call(
-        [sys.executable, "-m", "pytest", f"--junitxml={junit}", *pytest_args], env=env
-    )
-    return code, time.perf_counter() - start, _counts(junit)
+    if live:
+        print(f"\n===== KERAS_BACKEND={backend} =====", flush=True)
+        code, output = subprocess.call(command, env=env), ""
+    else:
+        print(f"started KERAS_BACKEND={backend}", flush=True)
+        process = subprocess.run(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        code, output = process.returncode, process.stdout
+    return code, time.perf_counter() - start, _counts(junit), output
+
+
+def prepare_datasets():
+    """Generates every embedded dataset into the test cache, once, before the passes."""
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    start = time.perf_counter()
+    code = subprocess.call([sys.executable, "-c", PREPARE], env=env)
+    print(f"embedded datasets ready in {time.perf_counter() - start:.0f}s", flush=True)
+    return code
 
 
 def main(argv=None):
@@ -49,20 +82,44 @@ def main(argv=None):
         default=",".join(BACKENDS),
         help="comma-separated Keras backends to run (default: all three)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="backend passes run at once (default: the number of CPU cores)",
+    )
     args, pytest_args = parser.parse_known_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = sorted(set(backends) - set(BACKENDS))
     if unknown:
         parser.error(f"unknown backend(s) {unknown}; expected some of {list(BACKENDS)}")
 
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1; received {args.jobs}")
+    jobs = min(args.jobs, len(backends))
+
+    os.environ.setdefault("TFDS_DATA_DIR", TFDS_DATA_DIR)
+    if jobs > 1 and prepare_datasets() != 0:
+        print("could not generate the embedded datasets; see the error above")
+        return 1
     results = {}
     with tempfile.TemporaryDirectory() as report_dir:
-        for backend in backends:
-            results[backend] = run_backend(backend, pytest_args, report_dir)
+        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+            futures = {
+                pool.submit(run_backend, backend, pytest_args, report_dir, jobs == 1): backend
+                for backend in backends
+            }
+            for future in concurrent.futures.as_completed(futures):
+                backend = futures[future]
+                results[backend] = future.result()
+                if jobs > 1:
+                    print(f"\n===== KERAS_BACKEND={backend} =====\n{results[backend][3]}", end="")
+                    print("", flush=True)
+        results = {backend: results[backend] for backend in backends}
 
     print("\n===== summary per backend =====")
     totals = [0, 0, 0]
-    for backend, (code, seconds, counts) in results.items():
+    for backend, (code, seconds, counts, _) in results.items():
         status = "ok" if code == 0 else f"FAILED (pytest exit {code})"
         print(
             f"{backend:<11} {counts[0]:>4} passed {counts[1]:>3} failed "
@@ -71,7 +128,7 @@ def main(argv=None):
         totals = [t + c for t, c in zip(totals, counts)]
     print(f"all backends: {totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
     # Any non-zero pytest exit fails the run, including 5 ("no tests collected").
-    return 0 if all(code == 0 for code, _, _ in results.values()) else 1
+    return 0 if all(result[0] == 0 for result in results.values()) else 1
 
 
 if __name__ == "__main__":
