@@ -4,6 +4,7 @@ from keras_seqattn.applications.attention_captioner import AttentionCaptioner
 from keras_seqattn.applications.attention_seq2seq import AttentionSeq2Seq
 from keras_seqattn.applications.rnn_captioner import RNNCaptioner
 from keras_seqattn.applications.seq2seq_rnn import Seq2SeqRNN
+from keras_seqattn.applications.transformer_captioner import TransformerCaptioner
 from keras_seqattn.applications.transformer_seq2seq import TransformerSeq2Seq
 from keras_seqattn.applications.vision_transformer import VisionTransformer
 from keras_seqattn.applications.vit_checkpoint import load_vit_npz
@@ -13,6 +14,7 @@ __all__ = [
     "AttentionSeq2Seq",
     "RNNCaptioner",
     "Seq2SeqRNN",
+    "TransformerCaptioner",
     "TransformerSeq2Seq",
     "VisionTransformer",
     "load_vit_npz",

@@ -147,10 +147,10 @@ class TransformerSeq2Seq(Seq2SeqModel):
         inputs = self._inputs()
         source_mask = ops.not_equal(inputs["source_ids"], 0)
         memory = _run_encoder(layers, inputs["source_ids"], source_mask)
-        x = _embed(layers, "target", inputs["target_ids"])
+        x = embed_tokens(layers, "target", inputs["target_ids"])
         for block in layers["decoder_layers"]:
             x = block(x, memory, encoder_padding_mask=source_mask)
-        logits = _logits(layers, x)
+        logits = decoder_logits(layers, x)
         super().__init__(inputs=inputs, outputs=logits, name=name, **kwargs)
         # === Config ===
         self._layers_by_role = layers
@@ -194,13 +194,13 @@ class TransformerSeq2Seq(Seq2SeqModel):
     def decode_step(self, token_ids, state, memory, index):
         source_mask, cross = memory[0], memory[1:]
         token_ids = ops.expand_dims(ops.convert_to_tensor(token_ids, dtype="int32"), 1)  # (B, 1)
-        x = _embed(self._layers_by_role, "target", token_ids, start_index=index)  # (B, 1, D)
+        x = embed_tokens(self._layers_by_role, "target", token_ids, start_index=index)  # (B, 1, D)
         new_state = []
         for i, block in enumerate(self.decoder_layers):
             pair = slice(2 * i, 2 * i + 2)
             x, cache, attention = block.step(x, state[pair], cross[pair], index, source_mask)
             new_state.extend(cache)
-        logits = _logits(self._layers_by_role, x)[:, 0]  # (B, V)
+        logits = decoder_logits(self._layers_by_role, x)[:, 0]  # (B, V)
         return logits, tuple(new_state), attention  # attention: (B, h, S)
 
     def generate_ids(self, inputs, max_length, *args, **kwargs):
@@ -272,22 +272,26 @@ def _build_layers(
     max_target_length,
 ):
     """Every layer of the model, by role; the graph and the decoding steps share them."""
-    # N(0, d^-1/2), so that the sqrt(d)-scaled embeddings have unit variance.
-    initializer = keras.initializers.RandomNormal(stddev=hidden_dim**-0.5)
-    target_embedding = keras.layers.ReversibleEmbedding(
+    layers = build_decoder_layers(
         target_vocabulary,
         hidden_dim,
-        tie_weights=True,
-        embeddings_initializer=initializer,
-        name="token_embedding" if share_embeddings else "target_embedding",
+        num_layers,
+        num_heads,
+        intermediate_dim,
+        dropout,
+        normalize_first,
+        position_mode,
+        tie_output_embedding,
+        max_target_length,
+        embedding_name="token_embedding" if share_embeddings else "target_embedding",
     )
     if share_embeddings:
-        source_embedding = target_embedding
+        source_embedding = layers["target_embedding"]
     else:
         source_embedding = keras.layers.Embedding(
             source_vocabulary,
             hidden_dim,
-            embeddings_initializer=initializer,
+            embeddings_initializer=_embedding_initializer(hidden_dim),
             name="source_embedding",
         )
     block = dict(
@@ -296,29 +300,68 @@ def _build_layers(
         dropout=dropout,
         normalize_first=normalize_first,
     )
-    norm = dict(epsilon=1e-5)
     return {
+        **layers,
         "source_embedding": source_embedding,
-        "target_embedding": target_embedding,
         "source_position": PositionalEncoding(
             max_source_length, mode=position_mode, name="source_position"
+        ),
+        "source_dropout": keras.layers.Dropout(dropout, name="source_dropout"),
+        "encoder_layers": [
+            TransformerEncoder(**block, name=f"encoder_layer_{i}") for i in range(num_layers)
+        ],
+        # Pre-norm blocks leave their outputs unnormalised; the paper's post-norm don't.
+        "encoder_norm": keras.layers.LayerNormalization(name="encoder_norm", epsilon=1e-5)
+        if normalize_first
+        else None,
+    }
+
+
+def _embedding_initializer(hidden_dim):
+    # N(0, d^-1/2), so that the sqrt(d)-scaled embeddings have unit variance.
+    return keras.initializers.RandomNormal(stddev=hidden_dim**-0.5)
+
+
+def build_decoder_layers(
+    target_vocabulary,
+    hidden_dim,
+    num_layers,
+    num_heads,
+    intermediate_dim,
+    dropout,
+    normalize_first,
+    position_mode,
+    tie_output_embedding,
+    max_target_length,
+    embedding_name="target_embedding",
+):
+    """The decoder side by role: embedding, positions, blocks, final norm, output.
+
+    Shared with `TransformerCaptioner`, whose decoder is this one over words;
+    `embed_tokens()` and `decoder_logits()` run the two ends.
+    """
+    block = dict(
+        num_heads=num_heads,
+        intermediate_dim=intermediate_dim,
+        dropout=dropout,
+        normalize_first=normalize_first,
+    )
+    return {
+        "target_embedding": keras.layers.ReversibleEmbedding(
+            target_vocabulary,
+            hidden_dim,
+            tie_weights=True,
+            embeddings_initializer=_embedding_initializer(hidden_dim),
+            name=embedding_name,
         ),
         "target_position": PositionalEncoding(
             max_target_length, mode=position_mode, name="target_position"
         ),
-        "source_dropout": keras.layers.Dropout(dropout, name="source_dropout"),
         "target_dropout": keras.layers.Dropout(dropout, name="target_dropout"),
-        "encoder_layers": [
-            TransformerEncoder(**block, name=f"encoder_layer_{i}") for i in range(num_layers)
-        ],
         "decoder_layers": [
             TransformerDecoder(**block, name=f"decoder_layer_{i}") for i in range(num_layers)
         ],
-        # Pre-norm blocks leave their outputs unnormalised; the paper's post-norm don't.
-        "encoder_norm": keras.layers.LayerNormalization(name="encoder_norm", **norm)
-        if normalize_first
-        else None,
-        "decoder_norm": keras.layers.LayerNormalization(name="decoder_norm", **norm)
+        "decoder_norm": keras.layers.LayerNormalization(name="decoder_norm", epsilon=1e-5)
         if normalize_first
         else None,
         "output_dense": None
@@ -327,7 +370,7 @@ def _build_layers(
     }
 
 
-def _embed(layers, side, token_ids, start_index=0):
+def embed_tokens(layers, side, token_ids, start_index=0):
     """Token embedding times `sqrt(d)`, plus positions, then dropout: `(B, T, D)`."""
     x = layers[f"{side}_embedding"](token_ids)  # (B, T, D)
     x = x * ops.cast(math.sqrt(x.shape[-1]), x.dtype)
@@ -336,7 +379,7 @@ def _embed(layers, side, token_ids, start_index=0):
 
 
 def _run_encoder(layers, source_ids, source_mask):
-    x = _embed(layers, "source", source_ids)
+    x = embed_tokens(layers, "source", source_ids)
     for block in layers["encoder_layers"]:
         x = block(x, padding_mask=source_mask)
     if layers["encoder_norm"] is not None:
@@ -344,7 +387,7 @@ def _run_encoder(layers, source_ids, source_mask):
     return x  # (B, S, D)
 
 
-def _logits(layers, x):
+def decoder_logits(layers, x):
     if layers["decoder_norm"] is not None:
         x = layers["decoder_norm"](x)
     if layers["output_dense"] is None:

@@ -1,9 +1,10 @@
-"""Lecture sections 3-4, measured: CNN + RNN captioning versus Show, Attend and Tell.
+"""Lecture sections 3-4 and 7, measured: CNN + RNN, Show, Attend and Tell, Transformer.
 
-Trains `RNNCaptioner` and `AttentionCaptioner` with the same sizes and the same
+Trains `RNNCaptioner` and `AttentionCaptioner` with the same sizes, and
+`TransformerCaptioner` (patches, no CNN) in a named config, with the same
 wall-clock budget on the embedded `digit_scenes` data (64x64 scenes of 2-5
 handwritten digits, captioned left to right), then reports on the test split:
-exact caption match, BLEU-4, CIDEr, and the attention model's localisation (the
+exact caption match, BLEU-4, CIDEr, and the attention models' localisation (the
 share of a word's attention inside the box of the digit it names). The issue's
 targets for `AttentionCaptioner`: >= 95% exact match and >= 0.7 localisation
 within 15 minutes of training on the fastest backend.
@@ -12,7 +13,8 @@ within 15 minutes of training on the fastest backend.
     python benchmarks/captioning_quality.py --smoke      # seconds; CI runs this
 
 Writes `benchmarks/results/captioning_quality_<backend>.json` and
-`..._attention.png` (the attention of every generated word over a test image),
+`..._attention.png` (the attention of every generated word over a test image;
+`..._transformer_attention.png` for `TransformerCaptioner`),
 and prints a table.
 """
 
@@ -26,16 +28,28 @@ import tempfile
 import time
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-MODELS = ("RNNCaptioner", "AttentionCaptioner")
+MODELS = ("RNNCaptioner", "AttentionCaptioner", "TransformerCaptioner")
+# The file suffix of each attention model's plot.
+PLOTS = {"AttentionCaptioner": "attention", "TransformerCaptioner": "transformer_attention"}
 
 
 def run(model_name, args, workdir):
     from keras_seqattn import applications
+    from keras_seqattn.applications.transformer_captioner import CONFIGS
     from keras_seqattn.training import TimeBudget, train_captioner
 
-    extra = {}
+    sizes = dict(
+        embedding_dim=args.embedding_dim, hidden_dim=args.hidden_dim, feature_dim=args.feature_dim
+    )
     if model_name == "AttentionCaptioner":
-        extra = dict(attention_regularization=args.attention_regularization)
+        sizes["attention_regularization"] = args.attention_regularization
+    if model_name == "TransformerCaptioner":
+        if args.transformer_config not in CONFIGS:
+            raise ValueError(
+                f"--transformer-config must be one of {sorted(CONFIGS)}. "
+                f"Received: {args.transformer_config}"
+            )
+        sizes = dict(CONFIGS[args.transformer_config])
     metrics = train_captioner(
         getattr(applications, model_name),
         args.dataset,
@@ -48,10 +62,7 @@ def run(model_name, args, workdir):
         seed=args.seed,
         verbose=2,
         callbacks=[TimeBudget(args.minutes * 60)],
-        embedding_dim=args.embedding_dim,
-        hidden_dim=args.hidden_dim,
-        feature_dim=args.feature_dim,
-        **extra,
+        **sizes,
     )
     history = metrics.pop("history")
     metrics["final_val_loss"] = round(history["val_loss"][-1], 4)
@@ -70,6 +81,11 @@ def main():
     parser.add_argument("--hidden-dim", type=int, default=256)
     parser.add_argument("--feature-dim", type=int, default=128)
     parser.add_argument("--attention-regularization", type=float, default=0.0)
+    parser.add_argument(
+        "--transformer-config",
+        default="transformer_captioner_tiny_digits",
+        help="TransformerCaptioner's sizes; the three above size the CNN + RNN captioners",
+    )
     parser.add_argument("--train-limit", type=int)
     parser.add_argument("--eval-limit", type=int)
     parser.add_argument("--models", default=",".join(MODELS))
@@ -96,7 +112,7 @@ def main():
             keys = ("model", "exact_match", "bleu", "cider", "attention_localization")
             print(json.dumps({k: results[-1][k] for k in keys + ("train_seconds",)}), flush=True)
             if (workdir / name / "attention.png").exists():
-                shutil.copy(workdir / name / "attention.png", out / f"{stem}_attention.png")
+                shutil.copy(workdir / name / "attention.png", out / f"{stem}_{PLOTS[name]}.png")
     report = {
         "benchmark": "captioning_quality",
         "dataset": args.dataset,

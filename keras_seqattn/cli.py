@@ -5,6 +5,7 @@
     keras-seqattn evaluate DIR/model.keras --dataset number_words/en_to_de
     keras-seqattn train vit --dataset digits --config vit_tiny_digits --epochs 30 --out DIR
     keras-seqattn train attention-captioner --dataset digit_scenes --epochs 10 --out DIR
+    keras-seqattn train transformer-captioner --dataset digit_scenes --epochs 10 --out DIR
 
 The backend is `KERAS_BACKEND`, or `--backend` before the command.
 """
@@ -16,7 +17,7 @@ import sys
 
 TRANSLATION_MODELS = ("seq2seq-rnn", "attention-seq2seq", "transformer-seq2seq")
 IMAGE_MODELS = ("vit",)
-CAPTION_MODELS = ("rnn-captioner", "attention-captioner")
+CAPTION_MODELS = ("rnn-captioner", "attention-captioner", "transformer-captioner")
 
 
 def _model_class(name):
@@ -73,7 +74,9 @@ def _parser():
     train.add_argument(
         "--intermediate-dim", type=int, help=transformer + "MLP width (default: 4 x hidden)"
     )
-    train.add_argument("--normalize-first", action="store_true", help=transformer + "pre-norm")
+    train.add_argument(
+        "--normalize-first", action="store_true", help="both Transformers: pre-norm blocks"
+    )
     train.add_argument(
         "--tokens",
         choices=("word_piece", "character", "sentence_piece"),
@@ -86,14 +89,18 @@ def _parser():
     train.add_argument("--eval-limit", type=int, help="evaluate on the first N examples")
     train.add_argument("--beam-width", type=int, default=1)
     train.add_argument("--seed", type=int, default=0)
-    image = train.add_argument_group("vit (image classification)")
-    image.add_argument("--config", default="vit_tiny_digits", help="a ViT size, e.g. vit_s16")
+    image = train.add_argument_group("vit (image classification), transformer-captioner")
+    image.add_argument(
+        "--config",
+        help="a named size: vit (default vit_tiny_digits, e.g. vit_s16) or "
+        "transformer-captioner (default transformer_captioner_tiny_digits)",
+    )
     image.add_argument(
         "--augmentation", choices=("auto", "none", "shift", "shift_flip"), default="auto"
     )
     image.add_argument("--warmup-epochs", type=float, default=1.0)
     image.add_argument("--weight-decay", type=float, default=0.05)
-    captioner = train.add_argument_group("rnn-captioner, attention-captioner")
+    captioner = train.add_argument_group("rnn-captioner, attention-captioner (and --image-size)")
     captioner.add_argument(
         "--image-size", type=int, help="resize images to N x N (default: the dataset's size)"
     )
@@ -138,7 +145,7 @@ def _train_image_classifier(args):
     metrics = train_image_classifier(
         args.dataset,
         args.out,
-        config=args.config,
+        config=args.config or "vit_tiny_digits",
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
@@ -153,14 +160,37 @@ def _train_image_classifier(args):
     return 0
 
 
-def _train_captioner(args):
+def _captioner_kwargs(parser, args):
+    """The captioner class and its constructor arguments, from the command-line options."""
     from keras_seqattn import applications
+    from keras_seqattn.applications.transformer_captioner import CONFIGS
+
+    if args.model == "transformer-captioner":
+        config = args.config or "transformer_captioner_tiny_digits"
+        if config not in CONFIGS:
+            parser.error(f"--config must be one of {sorted(CONFIGS)}. Received: {config}")
+        sizes = dict(CONFIGS[config])
+        if args.normalize_first:
+            sizes["normalize_first"] = True
+        return applications.TransformerCaptioner, sizes
+    sizes = dict(
+        embedding_dim=args.embedding_dim,
+        hidden_dim=args.hidden_dim,
+        rnn_type=args.rnn_type,
+        feature_dim=args.feature_dim,
+    )
+    if args.model == "attention-captioner":
+        sizes["attention_regularization"] = args.attention_regularization
+        return applications.AttentionCaptioner, sizes
+    return applications.RNNCaptioner, sizes
+
+
+def _train_captioner(parser, args):
     from keras_seqattn.training import train_captioner
 
-    attention = args.model == "attention-captioner"
-    extra = {"attention_regularization": args.attention_regularization} if attention else {}
+    model_class, sizes = _captioner_kwargs(parser, args)
     metrics = train_captioner(
-        applications.AttentionCaptioner if attention else applications.RNNCaptioner,
+        model_class,
         args.dataset,
         args.out,
         epochs=args.epochs,
@@ -172,11 +202,7 @@ def _train_captioner(args):
         beam_width=args.beam_width,
         image_size=(args.image_size, args.image_size) if args.image_size else None,
         seed=args.seed,
-        embedding_dim=args.embedding_dim,
-        hidden_dim=args.hidden_dim,
-        rnn_type=args.rnn_type,
-        feature_dim=args.feature_dim,
-        **extra,
+        **sizes,
     )
     keys = ("exact_match", "bleu", "cider", "attention_localization", "train_seconds")
     print(json.dumps({k: metrics[k] for k in keys}))
@@ -216,7 +242,7 @@ def main(argv=None):
         if args.model in IMAGE_MODELS:
             return _train_image_classifier(args)
         if args.model in CAPTION_MODELS:
-            return _train_captioner(args)
+            return _train_captioner(parser, args)
         from keras_seqattn.training import train_translation
 
         metrics = train_translation(

@@ -48,6 +48,8 @@ def test_vit_digits_smoke(tmp_path):
 def test_captioning_quality_smoke(tmp_path):
     run_smoke("captioning_quality.py", tmp_path)
     report = json.loads((tmp_path / "captioning_quality_tensorflow_smoke.json").read_text())
-    assert [r["model"] for r in report["results"]] == ["RNNCaptioner", "AttentionCaptioner"]
+    models = [r["model"] for r in report["results"]]
+    assert models == ["RNNCaptioner", "AttentionCaptioner", "TransformerCaptioner"]
     assert report["results"][0]["attention_localization"] is None
     assert (tmp_path / "captioning_quality_tensorflow_smoke_attention.png").exists()
+    assert (tmp_path / "captioning_quality_tensorflow_smoke_transformer_attention.png").exists()

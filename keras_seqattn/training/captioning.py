@@ -45,11 +45,12 @@ def train_captioner(
 
     Writes into `out`: `model.keras` (vocabulary inside), `metrics.json` (exact
     match, BLEU-4, CIDEr, attention localisation where the dataset has boxes,
-    timings, history) and, for `AttentionCaptioner`, `attention.png`: the first
-    test image with the attention of every generated word.
+    timings, history) and, for a model with attention (`AttentionCaptioner`,
+    `TransformerCaptioner`), `attention.png`: the first test image with the
+    attention of every generated word.
 
     Args:
-        model_class: `RNNCaptioner` or `AttentionCaptioner`.
+        model_class: `RNNCaptioner`, `AttentionCaptioner` or `TransformerCaptioner`.
         dataset: a captioning dataset: `"digit_scenes"` (embedded) or
             `"coco_captions"` (public; needs `image_size`).
         out: output folder.
@@ -57,7 +58,8 @@ def train_captioner(
             dataset's fixed size.
         train_limit, eval_limit: optional numbers of examples to use.
         callbacks: optional extra Keras callbacks for `fit` (e.g. a time budget).
-        **model_kwargs: the model's constructor arguments.
+        **model_kwargs: the model's own constructor arguments (sizes; e.g. a
+            `TransformerCaptioner.CONFIGS` entry), passed through unchanged.
 
     Returns:
         The metrics dictionary.

@@ -6,10 +6,13 @@ import keras
 import numpy as np
 import pytest
 
-from keras_seqattn.applications import AttentionCaptioner, RNNCaptioner
+from keras_seqattn.applications import AttentionCaptioner, RNNCaptioner, TransformerCaptioner
 from tests.applications import captioning_checks as checks
 
 MODELS = [RNNCaptioner, AttentionCaptioner]
+# TransformerCaptioner has no CNN or RNN sizes: its own tests cover the checks
+# above, and it joins the cross-backend load below at its own small size.
+TRANSFORMER = dict(image_size=(32, 32), hidden_dim=16, intermediate_dim=32, max_caption_length=6)
 
 
 @pytest.mark.parametrize("cls", MODELS)
@@ -60,9 +63,10 @@ def test_saved_models_load_on_other_backends(tmp_path):
     images = checks.quadrant_scenes()[0][:3]
     np.save(tmp_path / "images.npy", images)
     paths, expected = [], []
-    for cls in MODELS:
-        model = checks.model(cls)
-        paths.append(str(tmp_path / f"{cls.__name__}.keras"))
+    models = [checks.model(cls) for cls in MODELS]
+    models.append(TransformerCaptioner(checks.tokenizer(), **TRANSFORMER))
+    for model in models:
+        paths.append(str(tmp_path / f"{type(model).__name__}.keras"))
         model.save(paths[-1])
         result = model.caption(images)
         expected.append((result.ids, result.attention))
