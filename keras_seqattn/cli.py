@@ -3,6 +3,7 @@
     keras-seqattn train attention-seq2seq --dataset number_words/en_to_de --epochs 10 --out DIR
     keras-seqattn predict DIR/model.keras "forty two" "one hundred and seven"
     keras-seqattn evaluate DIR/model.keras --dataset number_words/en_to_de
+    keras-seqattn export DIR/model.keras --out DIR/export --tflite --quantize float16
     keras-seqattn train vit --dataset digits --config vit_tiny_digits --epochs 30 --out DIR
     keras-seqattn train attention-captioner --dataset digit_scenes --epochs 10 --out DIR
     keras-seqattn train transformer-captioner --dataset digit_scenes --epochs 10 --out DIR
@@ -120,6 +121,21 @@ def _parser():
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--limit", type=int)
     evaluate.add_argument("--beam-width", type=int, default=1)
+
+    export = commands.add_parser(
+        "export", help="write a TF Serving SavedModel (and a TFLite model); see serving.md"
+    )
+    export.add_argument("model_path", help="a .keras file of any backend")
+    export.add_argument("--out", required=True, help="folder to write (must not exist)")
+    export.add_argument("--tflite", action="store_true", help="also write model.tflite")
+    export.add_argument("--quantize", choices=("float16", "dynamic"), help="TFLite weights")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    export.add_argument(
+        "--beam-width", type=int, default=4, help="beams of the beam signatures (1: none)"
+    )
+    export.add_argument("--length-penalty", type=float, default=0.0)
+    export.add_argument("--top-k", type=int, default=5, help="vit: labels returned")
+    export.add_argument("--labels", help="vit: a JSON file, the list of class names")
     return parser
 
 
@@ -220,6 +236,35 @@ def _evaluate_captioner(model, args):
     return 0
 
 
+def _export(parser, args):
+    """`keras-seqattn export`: bad options and bad models end with a one-line error."""
+    _positive(parser, beam_width=args.beam_width, top_k=args.top_k)
+    if args.quantize and not args.tflite:
+        parser.error("--quantize applies to the TFLite model; add --tflite")
+    labels = None
+    if args.labels:
+        with open(args.labels, encoding="utf-8") as file:
+            labels = json.load(file)
+    from keras_seqattn.export import export_model
+
+    try:
+        out = export_model(
+            args.model_path,
+            args.out,
+            tflite=args.tflite,
+            quantize=args.quantize,
+            overwrite=args.overwrite,
+            beam_width=args.beam_width,
+            length_penalty=args.length_penalty,
+            top_k=args.top_k,
+            label_names=labels,
+        )
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(json.dumps({"out": str(out), "files": sorted(p.name for p in out.iterdir())}))
+    return 0
+
+
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
@@ -262,6 +307,8 @@ def main(argv=None):
         )
         summary = {k: metrics[k] for k in ("exact_match", "bleu", "train_seconds")}
         print(json.dumps(summary))
+    elif args.command == "export":
+        return _export(parser, args)
     elif args.command == "predict":
         _positive(parser, beam_width=args.beam_width)
         result = _load(args.model_path).translate(args.texts, beam_width=args.beam_width)

@@ -1,0 +1,83 @@
+"""Tokenisation and detokenisation as core TensorFlow ops, for exported graphs.
+
+A SavedModel that uses keras-hub's tokenizers needs the `tensorflow_text` custom
+ops (`FastWordpieceTokenizeWithOffsets`, `SentencepieceOp`, ...), which a server
+that imports only TensorFlow does not have. These functions use core ops only:
+a vocabulary constant, `tf.gather`, string joins and `tf.strings.regex_replace`
+for detokenisation in every mode, `tf.strings.unicode_split` and a
+`tf.lookup.StaticHashTable` for tokenisation in `"character"` mode (the one mode
+whose tokenisation core TensorFlow can express exactly).
+"""
+
+import tensorflow as tf
+
+from keras_seqattn.text import SequenceTokenizer
+
+_SENTENCE_PIECE_SPACE = "\u2581"
+# What SentencePiece's DecodeIds writes for its unknown piece.
+_SENTENCE_PIECE_UNKNOWN = " \u2047 "
+
+
+def graph_vocabulary(tokenizer):
+    """The token of each id as `SequenceTokenizer.detokenize` shows it."""
+    vocabulary = list(tokenizer.vocabulary)
+    if tokenizer.mode == "sentence_piece":
+        vocabulary[SequenceTokenizer.oov_id] = _SENTENCE_PIECE_UNKNOWN
+    return vocabulary
+
+
+def detokenize(ids, vocabulary, mode):
+    """int32 ids `(batch, T)` -> `(batch,)` strings, as `SequenceTokenizer.detokenize`.
+
+    Drops `[PAD]` and `[START]`, stops at the first `[STOP]`, keeps `[UNK]`;
+    joins characters with nothing, word pieces with spaces (a `##` suffix piece
+    joins the word before it) and SentencePiece pieces with nothing (`▁` becomes
+    a space, the leading one dropped).
+
+    Args:
+        ids: int32 tensor `(batch, T)`.
+        vocabulary: `tf.string` constant `(vocab,)`, from `graph_vocabulary`.
+        mode: the tokenizer's mode.
+    """
+    ids = tf.cast(ids, tf.int32)
+    before_stop = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, 3), tf.int32), axis=1), 0)
+    real = tf.logical_or(tf.equal(ids, 1), tf.greater(ids, 3))
+    keep = tf.logical_and(before_stop, real)  # (batch, T)
+    tokens = tf.ragged.boolean_mask(tf.gather(vocabulary, ids), keep)  # ragged (batch, None)
+    if mode == "word_piece":
+        text = tf.strings.reduce_join(tokens, axis=1, separator=" ")
+        return tf.strings.regex_replace(text, r" ##(\S)", r"\1")
+    text = tf.strings.reduce_join(tokens, axis=1, separator="")
+    if mode == "sentence_piece":
+        text = tf.strings.regex_replace(text, _SENTENCE_PIECE_SPACE, " ")
+        text = tf.strings.regex_replace(text, "^ ", "")
+    return text
+
+
+class CharacterTokenizer(tf.Module):
+    """Strings -> source ids with `[STOP]`, as `Seq2SeqModel.tokenize_sources`.
+
+    Only for `"character"` mode. Rows are padded to the longest row of the batch
+    and truncated to `max_length` tokens, `[STOP]` kept last.
+    """
+
+    def __init__(self, tokenizer, max_length):
+        super().__init__()
+        if tokenizer.mode != "character":
+            raise ValueError(
+                "In-graph tokenisation with core TensorFlow ops exists for "
+                f"'character' mode only. Received: mode={tokenizer.mode!r}"
+            )
+        self.lowercase = tokenizer.lowercase
+        self.max_length = max_length
+        ids = tf.range(tokenizer.vocabulary_size, dtype=tf.int32)
+        initializer = tf.lookup.KeyValueTensorInitializer(tokenizer.vocabulary, ids)
+        self.table = tf.lookup.StaticHashTable(initializer, default_value=1)
+
+    def __call__(self, texts):
+        if self.lowercase:
+            texts = tf.strings.lower(texts, encoding="utf-8")
+        chars = tf.strings.unicode_split(texts, "UTF-8")  # ragged (batch, None)
+        tokens = tf.ragged.map_flat_values(self.table.lookup, chars)[:, : self.max_length - 1]
+        stop = tf.fill([tf.shape(texts)[0], 1], 3)  # (batch, 1)
+        return tf.concat([tokens, stop], axis=1).to_tensor(0)  # (batch, longest + 1)

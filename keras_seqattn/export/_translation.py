@@ -1,0 +1,113 @@
+"""The export plan of a `Seq2SeqModel`: strings or token ids in, strings and ids out."""
+
+import tensorflow as tf
+
+from keras_seqattn.export import _text_graph
+from keras_seqattn.export._plan import ExportPlan, generate, has_attention
+
+
+def translation_plan(model, beam_width=4, length_penalty=0.0):
+    """Signatures of a translation model (Seq2SeqRNN, AttentionSeq2Seq, TransformerSeq2Seq).
+
+    - `token_ids`: `source_ids` int32 `(batch, S)`, `S <= max_source_length`,
+      each row the source tokens, `[STOP]` (id 3), then padding (id 0) ->
+      `text` `(batch,)`, `ids` `(batch, L)`, `lengths`, `scores` (greedy).
+    - `token_ids_beam` (when `beam_width > 1`): the same, beam search.
+    - `attention` (models with attention): as `token_ids`, plus `attention`
+      `(batch, L, *attention_shape)`.
+    - `serving_default`: with a `"character"` source tokenizer, `text` string
+      `(batch,)` in (tokenised in the graph) and the outputs of `token_ids`;
+      `beam` likewise with beam search. Other source modes have no core
+      TensorFlow tokeniser, so `serving_default` is then `token_ids` and a note
+      says so.
+
+    TFLite (`model.tflite`): `source_ids` `(1, max_source_length)` -> `ids`,
+    `lengths`, `scores`; `source_vocabulary.json` and `vocabulary.json` beside.
+    """
+    source, target = model.source_tokenizer, model.target_tokenizer
+    settings = dict(
+        start_id=target.start_id,
+        stop_id=target.stop_id,
+        max_length=model.max_target_length,
+        length_penalty=length_penalty,
+    )
+    ids_spec = tf.TensorSpec((None, None), tf.int32, name="source_ids")
+    text_spec = tf.TensorSpec((None,), tf.string, name="text")
+    vocabulary = _text_graph.graph_vocabulary(target)
+
+    def translations(source_ids, beam, with_attention=False):
+        check = tf.debugging.assert_less_equal(
+            tf.shape(source_ids)[1],
+            model.max_source_length,
+            message=f"source_ids has more than max_source_length={model.max_source_length} "
+            "positions",
+        )
+        with tf.control_dependencies([check]):
+            source_ids = tf.identity(source_ids)
+        outputs = generate(model, source_ids, settings, beam)
+        outputs["text"] = _text_graph.detokenize(outputs["ids"], vocabulary, target.mode)
+        if not with_attention:
+            del outputs["attention"]
+        return outputs
+
+    def serve_ids(source_ids):
+        return translations(source_ids, 1)
+
+    def serve_ids_beam(source_ids):
+        return translations(source_ids, beam_width)
+
+    def serve_attention(source_ids):
+        return translations(source_ids, 1, with_attention=True)
+
+    def ids_only(source_ids):
+        outputs = generate(model, source_ids, settings, 1)
+        return {key: outputs[key] for key in ("ids", "lengths", "scores")}
+
+    plan = ExportPlan()
+    if source.mode == "character":
+        tokenize = _text_graph.CharacterTokenizer(source, model.max_source_length)
+        plan.trackables.append(tokenize)
+
+        def serve_text(text):
+            return translations(tokenize(text), 1)
+
+        def serve_text_beam(text):
+            return translations(tokenize(text), beam_width)
+
+        plan.endpoints.append(("serving_default", serve_text, [text_spec]))
+        if beam_width > 1:
+            plan.endpoints.append(("beam", serve_text_beam, [text_spec]))
+        plan.endpoints.append(("token_ids", serve_ids, [ids_spec]))
+    else:
+        plan.endpoints.append(("serving_default", serve_ids, [ids_spec]))
+        plan.endpoints.append(("token_ids", serve_ids, [ids_spec]))
+        plan.notes.append(
+            f"The source tokenizer's mode is {source.mode!r}: its tokenisation needs the "
+            "tensorflow_text custom ops, which a TensorFlow Serving or plain TensorFlow "
+            "process does not load, so the SavedModel takes token ids, not strings: "
+            "`serving_default` is `token_ids` (source_ids in; text and ids out). "
+            "Tokenise on the client with source_vocabulary.json, or train with "
+            "character tokens for a strings-in signature."
+        )
+    if beam_width > 1:
+        plan.endpoints.append(("token_ids_beam", serve_ids_beam, [ids_spec]))
+    if has_attention(model, ids_spec, settings):
+        plan.endpoints.append(("attention", serve_attention, [ids_spec]))
+    tflite_spec = tf.TensorSpec((1, model.max_source_length), tf.int32, name="source_ids")
+    plan.tflite.append(("model.tflite", ids_only, [tflite_spec]))
+    plan.files["vocabulary.json"] = list(target.vocabulary)
+    plan.files["source_vocabulary.json"] = list(source.vocabulary)
+    plan.files["export.json"] = {
+        "family": "translation",
+        "source_mode": source.mode,
+        "target_mode": target.mode,
+        "lowercase": source.lowercase,
+        "max_source_length": model.max_source_length,
+        "max_length": model.max_target_length,
+        "start_id": target.start_id,
+        "stop_id": target.stop_id,
+        "beam_width": beam_width,
+        "length_penalty": length_penalty,
+        "signatures": [name for name, _, _ in plan.endpoints],
+    }
+    return plan

@@ -1,0 +1,236 @@
+"""`export_model`: any application to a TF Serving SavedModel and a builtins-only TFLite."""
+
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+import warnings
+
+import keras
+
+from keras_seqattn.export import _subprocess
+
+_FAMILIES = {
+    "VisionTransformer": "vision",
+    "CaptioningModel": "captioning",
+    "Seq2SeqModel": "translation",
+}
+
+
+def export_model(
+    model_or_path,
+    out,
+    tflite=False,
+    quantize=None,
+    overwrite=False,
+    beam_width=4,
+    length_penalty=0.0,
+    top_k=5,
+    label_names=None,
+):
+    """Exports an application for TensorFlow Serving and, optionally, for LiteRT.
+
+    Writes, under the folder `out`:
+
+    - `saved_model/`: a SavedModel whose signatures run the whole model,
+      generation loop and detokenisation included, with core TensorFlow ops only
+      (a process that imports nothing but `tensorflow` serves it):
+      - `VisionTransformer`: `serving_default`, images -> probabilities, top-k.
+      - captioners: `serving_default` (float images), `image_bytes` (JPEG/PNG),
+        `beam` and, for attention models, `attention`; captions out.
+      - translation models: `serving_default` (strings in, for a `"character"`
+        source tokenizer; otherwise token ids), `beam`, `token_ids`,
+        `token_ids_beam` and, for attention models, `attention`.
+    - `model.tflite` (with `tflite=True`): batch 1, builtin ops only, greedy
+      search; images in for image models, token ids in for text models, ids out.
+    - `vocabulary.json` (and `source_vocabulary.json`): the token of each id.
+    - `export.json`: the signatures, sizes, special ids and notes.
+
+    See `serving.md` for the request of each signature. The `.keras` format is
+    backend portable: on the JAX or PyTorch backend, the export runs again in a
+    subprocess on the TensorFlow backend, from the `.keras` file (a model object
+    is saved to a temporary one first).
+
+    Args:
+        model_or_path: an application model, or the path of its `.keras` file.
+        out: str or path, the folder to write; it must not exist unless
+            `overwrite=True`.
+        tflite: bool, also write `model.tflite`. Defaults to `False`.
+        quantize: `None`, `"float16"` or `"dynamic"` (int8 weights), applied
+            to the TFLite model. Defaults to `None`.
+        overwrite: bool, replace an existing `out`. Defaults to `False`.
+        beam_width: int, the beams of the `beam` signatures; `1` leaves them
+            out. Defaults to `4`.
+        length_penalty: float, GNMT length-penalty exponent of beam search.
+            Defaults to `0.0`.
+        top_k: int, the labels the image classifier returns. Defaults to `5`.
+        label_names: list of str, the name of each class (image classifier).
+            Defaults to `None` (the model's `label_names`, if any).
+
+    Returns:
+        The `out` folder, as a `pathlib.Path`.
+
+    Example:
+
+    ```python
+    export_model("run/model.keras", "run/export", tflite=True)
+    # run/export/saved_model, run/export/model.tflite, run/export/vocabulary.json
+    ```
+    """
+    options = _check_options(
+        tflite, quantize, overwrite, beam_width, length_penalty, top_k, label_names
+    )
+    out = pathlib.Path(out)
+    if out.exists() and not overwrite:
+        raise ValueError(
+            f"`out` already exists; pass overwrite=True (--overwrite) to replace it. "
+            f"Received: out={str(out)!r}"
+        )
+    if not isinstance(model_or_path, (str, os.PathLike)):
+        _family(model_or_path)  # a clear error before any saving or subprocess
+    if keras.backend.backend() != "tensorflow":
+        return _export_elsewhere(model_or_path, out, options)
+    model = _load(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else model_or_path
+    _write(model, out, options)
+    return out
+
+
+def _check_options(tflite, quantize, overwrite, beam_width, length_penalty, top_k, label_names):
+    if quantize not in (None, "float16", "dynamic"):
+        raise ValueError(
+            f"`quantize` must be None, 'float16' or 'dynamic'. Received: quantize={quantize!r}"
+        )
+    if quantize is not None and not tflite:
+        raise ValueError(
+            "`quantize` applies to the TFLite model; pass tflite=True. "
+            f"Received: quantize={quantize!r}"
+        )
+    if not isinstance(beam_width, int) or isinstance(beam_width, bool) or beam_width < 1:
+        raise ValueError(f"`beam_width` must be an int >= 1. Received: beam_width={beam_width!r}")
+    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)):
+        raise ValueError(f"`length_penalty` must be a number. Received: {length_penalty=}")
+    if not length_penalty >= 0:
+        raise ValueError(f"`length_penalty` must be >= 0. Received: {length_penalty=}")
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+        raise ValueError(f"`top_k` must be a positive int. Received: top_k={top_k!r}")
+    return dict(
+        tflite=bool(tflite),
+        quantize=quantize,
+        overwrite=bool(overwrite),
+        beam_width=beam_width,
+        length_penalty=float(length_penalty),
+        top_k=top_k,
+        label_names=None if label_names is None else [str(n) for n in label_names],
+    )
+
+
+def _supported():
+    from keras_seqattn import applications
+
+    names = [n for n in applications.__all__ if isinstance(getattr(applications, n), type)]
+    return [n for n in names if _family_of(getattr(applications, n)) is not None]
+
+
+def _family_of(cls):
+    for base in cls.__mro__:
+        if base.__name__ in _FAMILIES and base.__module__.startswith("keras_seqattn"):
+            return _FAMILIES[base.__name__]
+    return None
+
+
+def _family(model):
+    family = _family_of(type(model))
+    if family is None:
+        raise ValueError(
+            "Only the applications of keras_seqattn export: "
+            f"{', '.join(_supported())}. Received: a {type(model).__name__}"
+        )
+    if family == "captioning" and getattr(model, "tokenizer", None) is None:
+        raise ValueError(f"A captioner needs its tokenizer (vocabulary). Received: {model.name}")
+    if family == "translation" and None in (
+        getattr(model, "source_tokenizer", None),
+        getattr(model, "target_tokenizer", None),
+    ):
+        raise ValueError(
+            "A translation model needs its source and target tokenizers (vocabularies). "
+            f"Received: {model.name}"
+        )
+    return family
+
+
+def _load(path):
+    import keras_seqattn.applications  # noqa: F401  (registers the classes)
+
+    path = pathlib.Path(path)
+    if path.suffix != ".keras" or not path.is_file():
+        raise ValueError(f"Expected the path of a .keras model file. Received: {str(path)!r}")
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def _export_elsewhere(model_or_path, out, options):
+    """Saves a model object if need be, then exports it on the TensorFlow backend."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = model_or_path
+        if not isinstance(model_or_path, (str, os.PathLike)):
+            path = os.path.join(folder, "model.keras")
+            model_or_path.save(path)
+        _subprocess.export_under_tensorflow(str(path), str(out), options)
+    return out
+
+
+def _plan(model, options):
+    from keras_seqattn.export._captioning import captioning_plan
+    from keras_seqattn.export._translation import translation_plan
+    from keras_seqattn.export._vision import vision_plan
+
+    family = _family(model)
+    if family == "vision":
+        return vision_plan(model, options["top_k"], options["label_names"])
+    generation = dict(beam_width=options["beam_width"], length_penalty=options["length_penalty"])
+    if family == "captioning":
+        return captioning_plan(model, **generation)
+    return translation_plan(model, **generation)
+
+
+def _write(model, out, options):
+    """Writes everything into a fresh folder beside `out`, then moves it into place."""
+    from keras_seqattn.export._plan import checked
+    from keras_seqattn.export._tflite import convert
+
+    plan = _plan(model, options)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        # The variables the signatures use are tracked by the archive itself; the
+        # model is not, since its tokenizers hold traced functions that cannot be saved.
+        archive = keras.export.ExportArchive()
+        for resource in plan.trackables:
+            archive.track(resource)
+        for name, fn, signature in plan.endpoints:
+            archive.add_endpoint(name, checked(fn, signature), input_signature=signature)
+        archive.write_out(str(staging / "saved_model"), verbose=False)
+        tflite_files = []
+        if options["tflite"]:
+            for name, fn, signature in plan.tflite:
+                content = convert(fn, signature, options["quantize"])
+                (staging / name).write_bytes(content)
+                tflite_files.append(name)
+        for name, value in plan.files.items():
+            if name == "export.json":
+                value = {
+                    "model_class": type(model).__name__,
+                    **value,
+                    "tflite": tflite_files,
+                    "quantize": options["quantize"],
+                    "notes": plan.notes,
+                }
+            (staging / name).write_text(json.dumps(value, indent=1, ensure_ascii=False) + "\n")
+        if out.exists():
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    for note in plan.notes:
+        warnings.warn(note, stacklevel=3)

@@ -1,0 +1,63 @@
+"""Helpers of the export tests: tiny models with random weights, a serving process."""
+
+import json
+import pathlib
+import re
+import subprocess
+import sys
+
+import numpy as np
+
+SERVING_PROCESS = pathlib.Path(__file__).with_name("serving_process.py")
+BUILTIN_OP = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def randomize(model, seed=0, scale=0.5):
+    """Random weights, so that an untrained model generates varied tokens."""
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        weight.assign(rng.normal(0.0, scale, tuple(weight.shape)).astype(weight.dtype))
+    return model
+
+
+def serve(folder, arrays, calls, tflite=()):
+    """Runs `calls` on `folder/saved_model` and `tflite` in a TensorFlow-only process.
+
+    Args:
+        folder: the export folder.
+        arrays: dict of name -> NumPy array, the inputs.
+        calls: list of `(signature, {input name: array name})`.
+        tflite: list of `(file name, {input name: array name})`.
+
+    Returns:
+        `(outputs, report)`: outputs keyed `"{call index}/{output}"` and
+        `"tflite_{index}/{output}"`; the report as `serving_process.py` writes it.
+    """
+    folder = pathlib.Path(folder)
+    work = folder.parent / f"{folder.name}_serving"
+    work.mkdir(exist_ok=True)
+    np.savez(work / "inputs.npz", **arrays)
+    request = {
+        "saved_model": str(folder / "saved_model"),
+        "inputs": str(work / "inputs.npz"),
+        "outputs": str(work / "outputs.npz"),
+        "report": str(work / "report.json"),
+        "calls": [{"signature": s, "inputs": i} for s, i in calls],
+        "tflite": [{"path": str(folder / f), "inputs": i} for f, i in tflite],
+    }
+    (work / "request.json").write_text(json.dumps(request))
+    completed = subprocess.run(
+        [sys.executable, str(SERVING_PROCESS), str(work / "request.json")],
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    outputs = dict(np.load(work / "outputs.npz", allow_pickle=False))
+    return outputs, json.loads((work / "report.json").read_text())
+
+
+def assert_builtin_ops(ops):
+    """Every op of a `.tflite` model is a TFLite builtin (no Flex, no custom op)."""
+    assert ops, "no ops listed"
+    odd = [op for op in ops if not BUILTIN_OP.match(op) or op.startswith("FLEX")]
+    assert not odd, f"non-builtin ops: {odd}"

@@ -1,0 +1,108 @@
+"""`export_model` and `keras-seqattn export`: bad input, and the JAX/torch subprocess path."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_seqattn import cli
+from keras_seqattn.applications import Seq2SeqRNN
+from keras_seqattn.export import export_model
+from tests.export.export_checks import assert_builtin_ops, randomize, serve
+
+PAIRS = [("forty two", "42"), ("seven", "7"), ("one hundred", "100"), ("three", "3")]
+
+
+def _tiny_model():
+    return Seq2SeqRNN.from_corpus(
+        PAIRS, source_mode="character", target_mode="character", embedding_dim=4, hidden_dim=4
+    )
+
+
+def test_non_application_model_is_refused_with_the_supported_list(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(
+        ValueError, match="AttentionCaptioner, AttentionSeq2Seq.*Received: a Sequential"
+    ):
+        export_model(model, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_out_is_refused_unless_overwrite(tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ValueError, match="already exists; pass overwrite=True"):
+        export_model(_tiny_model(), tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(quantize="int4", tflite=True), "`quantize` must be"),
+        (dict(quantize="float16"), "pass tflite=True"),
+        (dict(beam_width=0), "`beam_width` must be an int >= 1"),
+        (dict(length_penalty=-1.0), "`length_penalty` must be >= 0"),
+    ],
+)
+def test_bad_options(tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        export_model(_tiny_model(), tmp_path / "out", **options)
+
+
+def test_cli_reports_errors_in_one_line(tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(SystemExit, match="already exists"):
+        cli.main(["export", str(tmp_path / "missing.keras"), "--out", str(tmp_path / "out")])
+
+
+@pytest.mark.only_backend("tensorflow", reason="the path check runs before any subprocess here")
+def test_path_that_is_not_a_keras_file(tmp_path):
+    with pytest.raises(ValueError, match="Expected the path of a .keras model file"):
+        export_model(tmp_path / "model.h5", tmp_path / "out")
+
+
+@pytest.mark.only_backend("jax", reason="the export re-runs itself on the TensorFlow backend")
+def test_jax_model_exports_through_a_tensorflow_subprocess(tmp_path):
+    _check_other_backend(tmp_path)
+
+
+@pytest.mark.only_backend("torch", reason="the export re-runs itself on the TensorFlow backend")
+def test_torch_model_exports_through_a_tensorflow_subprocess(tmp_path):
+    _check_other_backend(tmp_path)
+
+
+def _check_other_backend(tmp_path):
+    model = _tiny_model()
+    model.compile()
+    sources, targets = zip(*PAIRS)
+    data = tf.data.Dataset.from_tensor_slices((list(sources), list(targets)))
+    model.fit(model.prepare(data, batch_size=2), epochs=1, verbose=0)
+    randomize(model)  # varied tokens: a few steps teach a tiny model nothing
+    path = tmp_path / "model.keras"
+    model.save(path)
+    out = tmp_path / "export"
+    assert (
+        cli.main(["export", str(path), "--out", str(out), "--tflite", "--quantize", "float16"]) == 0
+    )
+    texts = ["forty two", "seven"]
+    expected = model.translate(texts)
+    padded = np.zeros((1, model.max_source_length), "int32")
+    ids = model.tokenize_sources(texts[:1])
+    padded[0, : ids.shape[1]] = ids[0]
+    outputs, report = serve(
+        out,
+        {"texts": np.array(texts), "padded": padded},
+        [("serving_default", {"text": "texts"}), ("beam", {"text": "texts"})],
+        tflite=[("model.tflite", {"source_ids": "padded"})],
+    )
+    np.testing.assert_array_equal(outputs["0/ids"], expected.ids)
+    assert list(outputs["0/text"]) == expected.text
+    assert "1/ids" in outputs  # the default beam width, 4
+    assert_builtin_ops(report["tflite_ops_0"])
+    assert outputs["tflite_0/ids"].shape == (1, model.max_target_length)
+    metadata = json.loads((out / "export.json").read_text())
+    assert metadata["quantize"] == "float16" and metadata["model_class"] == "Seq2SeqRNN"
+    # An object, not a path, goes through a temporary .keras file.
+    export_model(model, tmp_path / "from_object", beam_width=1)
+    assert (tmp_path / "from_object" / "saved_model" / "saved_model.pb").exists()

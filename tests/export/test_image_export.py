@@ -1,0 +1,146 @@
+"""The image models exported: a captioner with attention and the ViT classifier."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_seqattn.applications import AttentionCaptioner, VisionTransformer
+from keras_seqattn.export import export_model
+from tests.export.export_checks import assert_builtin_ops, randomize, serve
+
+pytestmark = pytest.mark.only_backend(
+    "tensorflow", reason="exports run on the TensorFlow backend; other backends re-run it there"
+)
+
+
+def _png(image):
+    return tf.io.encode_png(image).numpy()
+
+
+@pytest.fixture(scope="module")
+def captioner(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (3, 16, 16, 1)).astype("uint8")
+    pairs = [(images[0], "seven three"), (images[1], "one two"), (images[2], "four")]
+    model = AttentionCaptioner.from_corpus(
+        pairs, filters=(4, 8), hidden_dim=8, embedding_dim=8, feature_dim=8
+    )
+    randomize(model, scale=0.3)
+    out = tmp_path_factory.mktemp("captioner") / "export"
+    export_model(model, out, tflite=True, beam_width=2)
+    # Another size and RGB: the bytes signature resizes and converts by the policy.
+    rgb = rng.integers(0, 256, (20, 24, 3)).astype("uint8")
+    settings = dict(max_length=model.max_caption_length, start_id=2, stop_id=3)
+    floats = images.astype("float32")
+    keras = {
+        "greedy": model.caption(images),
+        "beam": model.generate_ids(floats, beam_width=2, **settings),
+        "rgb": model.caption(rgb[None]),
+    }
+    arrays = {
+        "images": floats,
+        "pngs": np.array([_png(i) for i in images], dtype=object).astype(bytes),
+        "rgb_png": np.array([_png(rgb)]).astype(bytes),
+        "wrong_size": np.zeros((1, 8, 8, 1), "float32"),
+        "one": floats[:1],
+    }
+    calls = [
+        ("serving_default", {"images": "images"}),
+        ("image_bytes", {"image_bytes": "pngs"}),
+        ("image_bytes", {"image_bytes": "rgb_png"}),
+        ("beam", {"images": "images"}),
+        ("attention", {"images": "images"}),
+        ("serving_default", {"images": "wrong_size"}),
+    ]
+    outputs, report = serve(out, arrays, calls, tflite=[("model.tflite", {"images": "one"})])
+    return dict(model=model, out=out, keras=keras, outputs=outputs, report=report)
+
+
+def test_captioner_signatures(captioner):
+    signatures = captioner["report"]["signatures"]
+    assert set(signatures) == {"serving_default", "image_bytes", "beam", "attention"}
+    length = captioner["model"].max_caption_length
+    assert signatures["serving_default"]["inputs"] == {"images": ["float32", [None, 16, 16, 1]]}
+    assert signatures["image_bytes"]["inputs"] == {"image_bytes": ["string", [None]]}
+    assert signatures["image_bytes"]["outputs"]["text"] == ["string", [None]]
+    assert signatures["attention"]["outputs"]["attention"] == ["float32", [None, length, 16]]
+    assert captioner["report"]["modules"] == []
+
+
+def test_captions_match_keras(captioner):
+    greedy, outputs = captioner["keras"]["greedy"], captioner["outputs"]
+    assert any(len(t) for t in greedy.text), "the random model should say something"
+    np.testing.assert_array_equal(outputs["0/ids"], greedy.ids)
+    assert list(outputs["0/text"]) == greedy.text
+    np.testing.assert_array_equal(outputs["1/ids"], greedy.ids)  # PNG bytes, same pixels
+    assert list(outputs["2/text"]) == captioner["keras"]["rgb"].text  # resized, grey
+    np.testing.assert_array_equal(outputs["3/ids"], captioner["keras"]["beam"].ids)
+    for row, attention in enumerate(greedy.attention):
+        np.testing.assert_allclose(
+            outputs["4/attention"][row, : len(attention)], attention, atol=1e-5
+        )
+
+
+def test_captioner_wrong_shape_fails_at_the_signature(captioner):
+    assert "error_5" in captioner["report"]
+    assert "expected shape [?,16,16,1]" in captioner["report"]["error_5"]
+
+
+def test_captioner_tflite(captioner):
+    assert_builtin_ops(captioner["report"]["tflite_ops_0"])
+    np.testing.assert_array_equal(
+        captioner["outputs"]["tflite_0/ids"], captioner["keras"]["greedy"].ids[:1]
+    )
+    vocabulary = json.loads((captioner["out"] / "vocabulary.json").read_text())
+    assert vocabulary == captioner["model"].tokenizer.vocabulary
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    model = VisionTransformer(
+        image_size=16,
+        patch_size=8,
+        num_classes=3,
+        hidden_dim=8,
+        num_layers=1,
+        num_heads=2,
+        mlp_dim=8,
+        num_channels=1,
+    )
+    randomize(model)
+    out = tmp_path_factory.mktemp("vit") / "export"
+    export_model(model, out, tflite=True, top_k=2, label_names=["zero", "one", "two"])
+    images = np.random.default_rng(1).uniform(0, 255, (4, 16, 16, 1)).astype("float32")
+    probabilities = tf.nn.softmax(model(images)).numpy()
+    outputs, report = serve(
+        out,
+        {"images": images, "one": images[:1]},
+        [("serving_default", {"images": "images"})],
+        tflite=[("model.tflite", {"images": "one"})],
+    )
+    return dict(out=out, probabilities=probabilities, outputs=outputs, report=report)
+
+
+def test_vit_signature_and_outputs(classifier):
+    signature = classifier["report"]["signatures"]["serving_default"]
+    assert signature["inputs"] == {"images": ["float32", [None, 16, 16, 1]]}
+    assert signature["outputs"] == {
+        "probabilities": ["float32", [None, 3]],
+        "top_k_indices": ["int32", [None, 2]],
+        "top_k_probabilities": ["float32", [None, 2]],
+        "top_k_labels": ["string", [None, 2]],
+    }
+    outputs, expected = classifier["outputs"], classifier["probabilities"]
+    np.testing.assert_allclose(outputs["0/probabilities"], expected, atol=1e-6)
+    top = np.argsort(-expected, axis=1)[:, :2]
+    np.testing.assert_array_equal(outputs["0/top_k_indices"], top)
+    np.testing.assert_array_equal(outputs["0/top_k_labels"], np.array(["zero", "one", "two"])[top])
+
+
+def test_vit_tflite(classifier):
+    assert_builtin_ops(classifier["report"]["tflite_ops_0"])
+    np.testing.assert_allclose(
+        classifier["outputs"]["tflite_0/probabilities"], classifier["probabilities"][:1], atol=1e-5
+    )

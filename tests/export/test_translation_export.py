@@ -1,0 +1,140 @@
+"""A translation model exported and run in a TensorFlow-only process and in LiteRT."""
+
+import json
+
+import numpy as np
+import pytest
+
+from keras_seqattn.applications import AttentionSeq2Seq, Seq2SeqRNN
+from keras_seqattn.export import export_model
+from tests.export.export_checks import assert_builtin_ops, randomize, serve
+
+pytestmark = pytest.mark.only_backend(
+    "tensorflow", reason="exports run on the TensorFlow backend; other backends re-run it there"
+)
+
+PAIRS = [("forty two", "42"), ("seven", "7"), ("one hundred", "100"), ("three", "3")]
+TEXTS = ["forty two", "seven", "Three hundred"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    model = AttentionSeq2Seq.from_corpus(
+        PAIRS, source_mode="character", target_mode="character", embedding_dim=8, hidden_dim=8
+    )
+    randomize(model)
+    out = tmp_path_factory.mktemp("translation") / "export"
+    export_model(model, out, tflite=True, beam_width=2)
+    with pytest.warns(UserWarning, match="truncated"):  # "Three hundred": 13 > 12
+        source_ids = model.tokenize_sources(TEXTS)
+    padded = np.zeros((1, model.max_source_length), "int32")
+    padded[0, : source_ids.shape[1]] = source_ids[0]
+    settings = dict(
+        max_length=model.max_target_length,
+        start_id=model.target_tokenizer.start_id,
+        stop_id=model.target_tokenizer.stop_id,
+    )
+    with pytest.warns(UserWarning, match="truncated"):
+        greedy = model.translate(TEXTS)
+    keras = {
+        "greedy": greedy,
+        "beam": model.generate_ids(source_ids, beam_width=2, **settings),
+        "padded": model.generate_ids(padded, **settings),
+    }
+    arrays = {
+        "texts": np.array(TEXTS),
+        "source_ids": source_ids,
+        "float_ids": source_ids.astype("float32"),
+        "too_long": np.ones((1, model.max_source_length + 1), "int32"),
+        "padded": padded,
+    }
+    calls = [
+        ("serving_default", {"text": "texts"}),
+        ("beam", {"text": "texts"}),
+        ("token_ids", {"source_ids": "source_ids"}),
+        ("token_ids_beam", {"source_ids": "source_ids"}),
+        ("attention", {"source_ids": "source_ids"}),
+        ("token_ids", {"source_ids": "float_ids"}),
+        ("token_ids", {"source_ids": "too_long"}),
+    ]
+    outputs, report = serve(out, arrays, calls, tflite=[("model.tflite", {"source_ids": "padded"})])
+    return dict(model=model, out=out, keras=keras, outputs=outputs, report=report)
+
+
+def test_signatures_and_files(exported):
+    signatures = exported["report"]["signatures"]
+    assert set(signatures) == {
+        "serving_default",
+        "beam",
+        "token_ids",
+        "token_ids_beam",
+        "attention",
+    }
+    length = exported["model"].max_target_length
+    assert signatures["serving_default"]["inputs"] == {"text": ["string", [None]]}
+    assert signatures["token_ids"]["inputs"] == {"source_ids": ["int32", [None, None]]}
+    assert signatures["serving_default"]["outputs"] == {
+        "text": ["string", [None]],
+        "ids": ["int32", [None, length]],
+        "lengths": ["int32", [None]],
+        "scores": ["float32", [None]],
+    }
+    assert signatures["attention"]["outputs"]["attention"] == ["float32", [None, length, None]]
+    files = {p.name for p in exported["out"].iterdir()}
+    assert files == {
+        "saved_model",
+        "model.tflite",
+        "vocabulary.json",
+        "source_vocabulary.json",
+        "export.json",
+    }
+    vocabulary = json.loads((exported["out"] / "vocabulary.json").read_text())
+    assert vocabulary == exported["model"].target_tokenizer.vocabulary
+    assert exported["report"]["modules"] == []  # the server never imported keras_seqattn
+
+
+def test_strings_in_strings_out_match_translate(exported):
+    greedy, outputs = exported["keras"]["greedy"], exported["outputs"]
+    np.testing.assert_array_equal(outputs["0/ids"], greedy.ids)
+    assert list(outputs["0/text"]) == greedy.text
+    np.testing.assert_allclose(outputs["0/scores"], greedy.scores, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(outputs["2/ids"], greedy.ids)  # token_ids
+
+
+def test_beam_signatures_match_beam_search(exported):
+    beam, outputs = exported["keras"]["beam"], exported["outputs"]
+    np.testing.assert_array_equal(outputs["1/ids"], beam.ids)
+    np.testing.assert_array_equal(outputs["3/ids"], beam.ids)
+
+
+def test_attention_signature(exported):
+    greedy, outputs = exported["keras"]["greedy"], exported["outputs"]
+    for row, attention in enumerate(greedy.attention):
+        steps, sources = attention.shape
+        np.testing.assert_allclose(
+            outputs["4/attention"][row, :steps, :sources], attention, atol=1e-5
+        )
+
+
+def test_tflite_is_builtins_only_and_matches_greedy(exported):
+    report, outputs = exported["report"], exported["outputs"]
+    assert_builtin_ops(report["tflite_ops_0"])
+    assert report["tflite_signatures_0"]["serving_default"]["inputs"] == ["source_ids"]
+    np.testing.assert_array_equal(outputs["tflite_0/ids"], exported["keras"]["padded"].ids)
+
+
+def test_wrong_dtype_and_too_long_fail_at_the_signature(exported):
+    report = exported["report"]
+    assert "expected to be a int32 tensor but is a float tensor" in report["error_5"]
+    assert "InvalidArgumentError" in report["error_6"]
+    assert "max_source_length" in report["error_6"]
+
+
+def test_word_piece_source_falls_back_to_token_ids(tmp_path):
+    model = Seq2SeqRNN.from_corpus(PAIRS, embedding_dim=4, hidden_dim=4, vocabulary_size=30)
+    with pytest.warns(UserWarning, match="tensorflow_text custom ops"):
+        export_model(model, tmp_path / "export", beam_width=1)
+    metadata = json.loads((tmp_path / "export" / "export.json").read_text())
+    assert metadata["signatures"] == ["serving_default", "token_ids"]
+    assert "tensorflow_text" in metadata["notes"][0]
+    assert not (tmp_path / "export" / "model.tflite").exists()
