@@ -1,5 +1,7 @@
 """The (target x source) attention heat map of the lecture's Bahdanau section."""
 
+import textwrap
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -30,9 +32,9 @@ def plot_attention_heatmap(attention, input_tokens, output_tokens, title=None, p
             f"{attention.shape}, len(output_tokens)={len(output_tokens)}, "
             f"len(input_tokens)={len(input_tokens)}"
         )
-    width = 1.5 + 0.35 * len(input_tokens)
-    height = 1.2 + 0.3 * len(output_tokens)
-    figure = Figure(figsize=(max(width, 3.0), max(height, 2.5)), layout="constrained")
+    width = max(1.5 + 0.35 * len(input_tokens), 3.0)
+    height = max(1.2 + 0.3 * len(output_tokens), 2.5)
+    figure = Figure(figsize=(width, height), layout="constrained")
     ax = figure.add_subplot()
     image = ax.imshow(
         attention, cmap="viridis", vmin=0.0, vmax=max(attention.max(), 1e-6), aspect="auto"
@@ -42,7 +44,9 @@ def plot_attention_heatmap(attention, input_tokens, output_tokens, title=None, p
     ax.set_xlabel("input tokens")
     ax.set_ylabel("output tokens")
     if title:
-        ax.set_title(title)
+        # Wrapped to the figure's width (about 9 characters an inch): a German
+        # number is one long word that would run off the figure.
+        ax.set_title("\n".join(textwrap.wrap(title, width=max(int(width * 9), 20))))
     figure.colorbar(image, ax=ax, fraction=0.04)
     if path is not None:
         figure.savefig(path, dpi=120)
