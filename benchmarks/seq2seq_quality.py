@@ -108,6 +108,25 @@ def plot_length_curve(results, path):
     figure.savefig(path, dpi=120)
 
 
+def combine(paths, out):
+    """One length curve, and one table, over the models of several result files."""
+    reports = [json.loads(pathlib.Path(path).read_text()) for path in paths]
+    backends = {report["backend"] for report in reports}
+    if len(backends) != 1:
+        raise SystemExit(f"--combine needs results of one backend. Received: {sorted(backends)}")
+    results = [result for report in reports for result in report["results"]]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"seq2seq_quality_{backends.pop()}_combined_length.png"
+    plot_length_curve(results, path)
+    print(
+        f"{path}\n{'model':<18}"
+        + "".join(f"{r['bucket']:>7}" for r in results[0]["by_source_words"])
+    )
+    for r in results:
+        row = "".join(f"{100 * b['exact_match']:>7.1f}" for b in r["by_source_words"])
+        print(f"{r['model']:<18}{row}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="number_words/en_to_de")
@@ -138,7 +157,16 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smoke", action="store_true", help="tiny run: checks the script only")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="JSON",
+        help="train nothing: draw the length curve of every model in these result "
+        "files (e.g. the RNN run and a --models TransformerSeq2Seq run) into --out",
+    )
     args = parser.parse_args()
+    if args.combine:
+        return combine(args.combine, pathlib.Path(args.out))
     if args.smoke:
         args.minutes, args.epochs, args.hidden_dim, args.embedding_dim = 0.2, 1, 16, 8
 
