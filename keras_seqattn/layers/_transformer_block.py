@@ -78,6 +78,24 @@ class TransformerBlock(keras.layers.Layer):
         )
         setattr(self, f"{part}_dropout", dropout)
 
+    def _attend(self, part, query, value, mask, return_attention_scores, training):
+        """`(outputs, scores)` of the `{part}` attention; `scores` is `None` unless asked.
+
+        Asking `MultiHeadAttention` for its scores makes it compute attention
+        op by op; without them it calls `ops.dot_product_attention`, the
+        backend's fused kernel (PyTorch's `scaled_dot_product_attention`).
+        """
+        attention = getattr(self, part)
+        if return_attention_scores:
+            return attention(
+                query=query,
+                value=value,
+                attention_mask=mask,
+                return_attention_scores=True,
+                training=training,
+            )
+        return attention(query=query, value=value, attention_mask=mask, training=training), None
+
     def _residual(self, part, x, sublayer, training):
         """`norm(x + f(x))` (post-norm) or `x + f(norm(x))` (pre-norm).
 

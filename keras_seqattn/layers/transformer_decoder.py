@@ -148,22 +148,19 @@ class TransformerDecoder(TransformerBlock):
             cross_mask = cross_mask[:, None, :]  # (B, 1, S)
 
         def self_attention(x):
-            return self.self_attention(
-                query=x,
-                value=x,
-                attention_mask=self_mask,
-                return_attention_scores=True,
-                training=training,
-            )  # (B, T, D), (B, h, T, T)
+            return self._attend(
+                "self_attention", x, x, self_mask, return_attention_scores, training
+            )  # (B, T, D), (B, h, T, T) or None
 
         def cross_attention(x):
-            return self.cross_attention(
-                query=x,
-                value=encoder_sequence,
-                attention_mask=cross_mask,
-                return_attention_scores=True,
-                training=training,
-            )  # (B, T, D), (B, h, T, S)
+            return self._attend(
+                "cross_attention",
+                x,
+                encoder_sequence,
+                cross_mask,
+                return_attention_scores,
+                training,
+            )  # (B, T, D), (B, h, T, S) or None
 
         x, self_scores = self._residual("self_attention", x, self_attention, training)
         x, cross_scores = self._residual("cross_attention", x, cross_attention, training)

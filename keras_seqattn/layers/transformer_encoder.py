@@ -112,13 +112,9 @@ class TransformerEncoder(TransformerBlock):
         mask = merge_padding_and_attention_mask(inputs, padding_mask, attention_mask)
 
         def self_attention(x):
-            return self.self_attention(
-                query=x,
-                value=x,
-                attention_mask=mask,
-                return_attention_scores=True,
-                training=training,
-            )  # (B, T, D), (B, h, T, T)
+            return self._attend(
+                "self_attention", x, x, mask, return_attention_scores, training
+            )  # (B, T, D), (B, h, T, T) or None
 
         x, scores = self._residual("self_attention", inputs, self_attention, training)
         x = self._mlp(x, training)
