@@ -53,3 +53,37 @@ def test_captioning_quality_smoke(tmp_path):
     assert report["results"][0]["attention_localization"] is None
     assert (tmp_path / "captioning_quality_tensorflow_smoke_attention.png").exists()
     assert (tmp_path / "captioning_quality_tensorflow_smoke_transformer_attention.png").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.only_backend("tensorflow", reason="one smoke run of the script is enough")
+def test_transformer_speed_smoke(tmp_path):
+    run_smoke("transformer_speed.py", tmp_path)
+    report = json.loads((tmp_path / "transformer_speed_tensorflow_smoke.json").read_text())
+    assert [r["measure"] for r in report["layers"]["results"]] == ["train_step", "forward"]
+    assert [r["tokens"] for r in report["generation"]["results"]] == [4, 8]
+    # Recomputation and the keras-hub sampler decode exactly what the cache does.
+    for row in report["generation"]["results"]:
+        assert row["recompute_ids_match_cached"] == row["keras_hub_sampler_ids_match_cached"] == 1.0
+    assert (tmp_path / "transformer_speed_tensorflow_smoke_generation.png").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.only_backend("tensorflow", reason="the export runs on the TensorFlow backend")
+def test_export_latency_smoke(tmp_path):
+    run_smoke("export_latency.py", tmp_path)
+    report = json.loads((tmp_path / "export_latency_tensorflow_smoke.json").read_text())
+    assert [r["model"] for r in report["results"]] == [
+        "VisionTransformer",
+        "AttentionSeq2Seq",
+        "TransformerCaptioner",
+    ]
+    runtimes = ["keras", "saved_model", "tflite_float32", "tflite_float16", "tflite_dynamic"]
+    for result in report["results"]:
+        for batch in ("batch_1", "batch_32"):
+            assert list(result["latency_ms"][batch]) == runtimes
+            assert all(ms > 0 for ms in result["latency_ms"][batch].values())
+        for agreement in result["agreement_with_keras"].values():
+            share = agreement.get("identical_rows", agreement.get("top1_agreement"))
+            assert 0.0 <= share <= 1.0  # untrained models: near ties may differ
+        assert result["bytes"]["tflite_float16"] < result["bytes"]["tflite_float32"]
