@@ -8,7 +8,9 @@ from keras import ops
 from keras_seqattn.applications.transformer_seq2seq import (
     build_decoder_layers,
     decoder_logits,
+    decoding_step,
     embed_tokens,
+    start_decoding,
 )
 from keras_seqattn.layers import PatchEncoder, TransformerEncoder
 from keras_seqattn.models.captioning_model import CaptioningModel
@@ -224,24 +226,11 @@ class TransformerCaptioner(CaptioningModel):
 
     def encode(self, images):
         encoded = _run_encoder(self._layers_by_role, ops.convert_to_tensor(images))  # (B, N, D)
-        memory, state = [], []
-        batch = ops.shape(encoded)[0]
-        for block in self.decoder_layers:
-            memory.extend(block.precompute_cross(encoded))
-            state.extend(block.empty_cache(batch, self.max_caption_length))
-        return tuple(memory), tuple(state)
+        return start_decoding(self.decoder_layers, encoded, self.max_caption_length)
 
     def decode_step(self, token_ids, state, memory, index):
-        token_ids = ops.expand_dims(ops.convert_to_tensor(token_ids, dtype="int32"), 1)  # (B, 1)
-        x = embed_tokens(self._layers_by_role, "target", token_ids, start_index=index)  # (B, 1, D)
-        new_state, maps = [], []
-        for i, block in enumerate(self.decoder_layers):
-            pair = slice(2 * i, 2 * i + 2)
-            x, cache, attention = block.step(x, state[pair], memory[pair], index)
-            new_state.extend(cache)
-            maps.append(attention)  # (B, h, N)
-        logits = decoder_logits(self._layers_by_role, x)[:, 0]  # (B, V)
-        return logits, tuple(new_state), maps[self.attention_layer]
+        logits, state, maps = decoding_step(self._layers_by_role, token_ids, state, memory, index)
+        return logits, state, maps[self.attention_layer]  # (B, V), state, (B, h, N)
 
     def generate_ids(self, inputs, max_length, *args, **kwargs):
         if isinstance(max_length, int) and max_length > self.max_caption_length:

@@ -183,25 +183,15 @@ class TransformerSeq2Seq(Seq2SeqModel):
         source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
         source_mask = ops.not_equal(source_ids, 0)
         encoded = _run_encoder(self._layers_by_role, source_ids, source_mask)
-        memory = [source_mask]
-        state = []
-        batch = ops.shape(source_ids)[0]
-        for block in self.decoder_layers:
-            memory.extend(block.precompute_cross(encoded))
-            state.extend(block.empty_cache(batch, self.max_target_length))
-        return tuple(memory), tuple(state)
+        cross, state = start_decoding(self.decoder_layers, encoded, self.max_target_length)
+        return (source_mask, *cross), state
 
     def decode_step(self, token_ids, state, memory, index):
         source_mask, cross = memory[0], memory[1:]
-        token_ids = ops.expand_dims(ops.convert_to_tensor(token_ids, dtype="int32"), 1)  # (B, 1)
-        x = embed_tokens(self._layers_by_role, "target", token_ids, start_index=index)  # (B, 1, D)
-        new_state = []
-        for i, block in enumerate(self.decoder_layers):
-            pair = slice(2 * i, 2 * i + 2)
-            x, cache, attention = block.step(x, state[pair], cross[pair], index, source_mask)
-            new_state.extend(cache)
-        logits = decoder_logits(self._layers_by_role, x)[:, 0]  # (B, V)
-        return logits, tuple(new_state), attention  # attention: (B, h, S)
+        logits, state, maps = decoding_step(
+            self._layers_by_role, token_ids, state, cross, index, source_mask
+        )
+        return logits, state, maps[-1]  # maps[-1]: (B, h, S), the last block's
 
     def generate_ids(self, inputs, max_length, *args, **kwargs):
         if isinstance(max_length, int) and max_length > self.max_target_length:
@@ -385,6 +375,37 @@ def _run_encoder(layers, source_ids, source_mask):
     if layers["encoder_norm"] is not None:
         x = layers["encoder_norm"](x)
     return x  # (B, S, D)
+
+
+def start_decoding(decoder_layers, encoded, cache_length):
+    """`(cross, state)`: every block's cross-attention keys and values of
+    `encoded` `(B, S, D)`, and its empty self-attention cache of `cache_length`
+    positions, as flat tuples (two tensors per block)."""
+    cross, state = [], []
+    batch = ops.shape(encoded)[0]
+    for block in decoder_layers:
+        cross.extend(block.precompute_cross(encoded))
+        state.extend(block.empty_cache(batch, cache_length))
+    return tuple(cross), tuple(state)
+
+
+def decoding_step(layers, token_ids, state, cross, index, source_mask=None):
+    """One cached decoder step over `build_decoder_layers()`'s `layers`.
+
+    Embeds `token_ids` `(B,)` at position `index`, runs every decoder block's
+    `step()` against its cache in `state` and its keys and values in `cross`
+    (from `start_decoding()`), and returns `(logits (B, V), new state, maps)`,
+    `maps` holding each block's cross-attention `(B, h, S)`.
+    """
+    token_ids = ops.expand_dims(ops.convert_to_tensor(token_ids, dtype="int32"), 1)  # (B, 1)
+    x = embed_tokens(layers, "target", token_ids, start_index=index)  # (B, 1, D)
+    new_state, maps = [], []
+    for i, block in enumerate(layers["decoder_layers"]):
+        pair = slice(2 * i, 2 * i + 2)
+        x, cache, attention = block.step(x, state[pair], cross[pair], index, source_mask)
+        new_state.extend(cache)
+        maps.append(attention)  # (B, h, S)
+    return decoder_logits(layers, x)[:, 0], tuple(new_state), maps  # logits: (B, V)
 
 
 def decoder_logits(layers, x):
