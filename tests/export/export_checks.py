@@ -1,4 +1,4 @@
-"""Helpers of the export tests: tiny models with random weights, a serving process."""
+"""Helpers of the export tests: tiny random or overfitted models, a serving process."""
 
 import json
 import pathlib
@@ -61,3 +61,23 @@ def assert_builtin_ops(ops):
     assert ops, "no ops listed"
     odd = [op for op in ops if not BUILTIN_OP.match(op) or op.startswith("FLEX")]
     assert not odd, f"non-builtin ops: {odd}"
+
+
+def overfit(model, pairs, steps=150, learning_rate=0.01):
+    """A few steps of Adam on `pairs`, so that greedy tokens differ from input to input.
+
+    Random weights make the Transformers and captioners repeat one token for
+    every input, which an export that ignored its input would also do.
+
+    Args:
+        model: a translation model or captioner.
+        pairs: list of `(source text or image array, target text)`.
+    """
+    import keras
+    import tensorflow as tf
+
+    sources, targets = zip(*pairs)
+    pairs = tf.data.Dataset.from_tensor_slices((np.array(sources), list(targets)))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    model.fit(model.prepare(pairs.repeat(steps), batch_size=len(sources)), epochs=1, verbose=0)
+    return model

@@ -40,7 +40,9 @@ def _tflite(path, inputs):
     runner = interpreter.get_signature_runner("serving_default")
     outputs = runner(**inputs)
     ops = sorted({op["op_name"] for op in interpreter._get_ops_details()})
-    return outputs, ops, interpreter.get_signature_list()
+    # int8 tensors appear only when the weights were quantised.
+    types = sorted({np.dtype(t["dtype"]).name for t in interpreter.get_tensor_details()})
+    return outputs, ops, types, interpreter.get_signature_list()
 
 
 def main(request_path):
@@ -67,8 +69,9 @@ def main(request_path):
             results[f"{index}/{name}"] = value
     for index, call in enumerate(request.get("tflite", [])):
         feeds = {name: arrays[key] for name, key in call["inputs"].items()}
-        outputs, ops, signature_list = _tflite(call["path"], feeds)
+        outputs, ops, types, signature_list = _tflite(call["path"], feeds)
         report[f"tflite_ops_{index}"] = ops
+        report[f"tflite_tensor_types_{index}"] = types
         report[f"tflite_signatures_{index}"] = signature_list
         for name, value in outputs.items():
             results[f"tflite_{index}/{name}"] = value
