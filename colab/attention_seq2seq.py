@@ -1,0 +1,168 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Seq2Seq with RNNs and attention (Bahdanau)
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/keras-seqattn/keras-seqattn/blob/main/colab/attention_seq2seq.ipynb)
+#
+# Lecture section 2. The plain encoder-decoder squeezes the whole source into one
+# vector `c`. With attention, the decoder keeps every encoder state `h_1 .. h_S` and
+# builds a new context at every output step `t` from its previous state `s_{t-1}`:
+#
+# $$e_{t,i} = f_{att}(s_{t-1}, h_i) = v^\top \tanh(W_q s_{t-1} + W_k h_i), \qquad
+# a_{t,i} = \frac{\exp e_{t,i}}{\sum_j \exp e_{t,j}}, \qquad
+# c_t = \sum_i a_{t,i} h_i$$
+#
+# and `s_t = g(y_{t-1}, s_{t-1}, c_t)`. Everything is differentiable, so the
+# alignment is learned by backpropagation alone; the weights `a_{t,i}` form a
+# (target x source) matrix that we draw as a heat map at the end.
+
+# %%
+import os
+import subprocess
+import sys
+
+PACKAGES = ["keras-seqattn @ git+https://github.com/keras-seqattn/keras-seqattn", "ai-edge-litert"]
+if "google.colab" in sys.modules:  # Colab: install the package and LiteRT.
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *PACKAGES], check=True)
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "jax", "torch"
+# SEQATTN_SMALL=1: a few dozen examples, one epoch, tiny sizes (the notebook tests).
+SMALL = os.environ.get("SEQATTN_SMALL") == "1"
+
+# %% [markdown]
+# ## Data
+#
+# The embedded `number_words/en_to_de` dataset (English number words to German,
+# generated offline through TFDS) by default; set `USE_PUBLIC_DATA = True` for the
+# public TED talks Portuguese-English corpus (`ted_hrlr_translate/pt_to_en`, a
+# download). German puts the units before the tens ("forty-two" is "zweiundvierzig"),
+# so the attention has to cross.
+
+# %%
+import keras
+
+from keras_seqattn import datasets
+from keras_seqattn.applications import AttentionSeq2Seq
+
+USE_PUBLIC_DATA = False
+if USE_PUBLIC_DATA:
+    DATASET, TOKENS, VOCABULARY, LENGTHS = "ted_hrlr_translate/pt_to_en", "word_piece", 8000, 64
+else:
+    DATASET, TOKENS, VOCABULARY, LENGTHS = "number_words/en_to_de", "sentence_piece", 200, None
+
+train = datasets.load_translation_pairs(DATASET, split="train[:64]" if SMALL else "train")
+validation = datasets.load_translation_pairs(
+    DATASET, split="validation[:32]" if SMALL else "validation"
+)
+test = datasets.load_translation_pairs(DATASET, split="test[:16]" if SMALL else "test[:1000]")
+for source, target in train.take(3).as_numpy_iterator():
+    print(source.decode(), "->", target.decode())
+
+# %% [markdown]
+# ## Model and training
+#
+# `from_corpus` learns both vocabularies (here SentencePiece BPE, so German compounds
+# split into pieces like "zwei", "und", "vierzig"); a bidirectional encoder makes each
+# `h_i` centre on source word `i`.
+
+# %%
+keras.utils.set_random_seed(0)
+SIZES = dict(embedding_dim=16, hidden_dim=32) if SMALL else dict(embedding_dim=128, hidden_dim=256)
+model = AttentionSeq2Seq.from_corpus(
+    train,
+    source_mode=TOKENS,
+    target_mode=TOKENS,
+    vocabulary_size=VOCABULARY,
+    max_source_length=LENGTHS,
+    max_target_length=LENGTHS,
+    bidirectional=True,
+    **SIZES,
+)
+model.compile(optimizer=keras.optimizers.Adam(1e-3))
+model.summary()
+history = model.fit(
+    model.prepare(train, batch_size=64, shuffle=True),
+    validation_data=model.prepare(validation, batch_size=256),
+    epochs=1 if SMALL else 3,
+)
+
+# %% [markdown]
+# ## Generation
+#
+# `translate()` decodes greedily (`beam_width=1`) or with beam search, and returns the
+# text together with the attention of every output token.
+
+# %%
+from keras_seqattn.evaluation import evaluate_translation
+
+pairs = list(test.take(4).as_numpy_iterator())
+sources = [source.decode() for source, _ in pairs]
+result = model.translate(sources)
+beam = model.translate(sources, beam_width=4)
+for (source, target), greedy, beamed in zip(pairs, result.text, beam.text):
+    print(f"{source.decode()}\n  reference {target.decode()}\n  greedy    {greedy}")
+    print(f"  beam      {beamed}")
+scores = evaluate_translation(model, test)
+print(f"exact match {scores['exact_match']:.1%}, BLEU {scores['bleu']:.1f}")
+
+# %% [markdown]
+# ## The attention heat map
+#
+# Row `t` is `a_{t,:}`: where the decoder looked while it wrote output token `t`
+# (here for the shortest of the sources above).
+
+# %%
+# %matplotlib inline
+from keras_seqattn.visualization import plot_attention_heatmap
+
+i = min(range(len(sources)), key=lambda k: len(sources[k]))
+plot_attention_heatmap(
+    result.attention[i], result.input_tokens[i], result.output_tokens[i], title=sources[i]
+)
+
+# %% [markdown]
+# ## Export: SavedModel for TF Serving, `.tflite` for LiteRT
+#
+# The SavedModel holds the whole generation loop and the detokenisation. With
+# SentencePiece sources the strings-in signature would need `tensorflow_text`, so
+# `serving_default` takes token ids (see `serving.md`); we call it with the model's
+# own tokenizer and check that it answers like `translate()`.
+
+# %%
+import numpy as np
+import tensorflow as tf
+
+from keras_seqattn.export import export_model
+
+folder = export_model(
+    model, "runs/attention_seq2seq/export", tflite=True, overwrite=True, beam_width=1
+)
+print(sorted(path.name for path in folder.iterdir()))
+loaded = tf.saved_model.load(str(folder / "saved_model"))
+source_ids = model.tokenize_sources(sources)
+served = loaded.signatures["token_ids"](source_ids=tf.constant(source_ids))
+served_text = [text.decode() for text in served["text"].numpy()]
+print(served_text)
+assert len(served_text) == len(sources)
+print("SavedModel agrees with translate():", served_text == result.text)
+
+# %%
+from ai_edge_litert.interpreter import Interpreter
+
+runner = Interpreter(model_path=str(folder / "model.tflite")).get_signature_runner()
+row = np.zeros((1, model.max_source_length), "int32")  # batch 1, zero-padded
+row[0, : source_ids.shape[1]] = source_ids[0]
+answer = runner(source_ids=row)
+lite_text = model.target_tokenizer.detokenize(answer["ids"])[0]
+print(f"LiteRT: {sources[0]} -> {lite_text}")
+assert int(answer["lengths"][0]) > 0

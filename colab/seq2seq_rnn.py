@@ -1,0 +1,166 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Seq2Seq with RNNs: one fixed context vector
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/keras-seqattn/keras-seqattn/blob/main/colab/seq2seq_rnn.ipynb)
+#
+# Lecture section 1 (Sutskever et al. 2014). An encoder RNN reads `x_1 .. x_S` into
+# hidden states `h_1 .. h_S`; its last state is both the decoder's initial state and
+# one context vector `c` fed at every step:
+#
+# $$s_0 = h_S, \qquad c = h_S, \qquad s_t = g(y_{t-1}, s_{t-1}, c), \qquad
+# p(y_t \mid y_{<t}, x) = \mathrm{softmax}(W_o [s_t; c])$$
+#
+# starting from `[START]` and stopping at `[STOP]`. The weakness the lecture stresses:
+# the one vector `c` must carry the whole input, however long. At the end we measure
+# exact match against source length; compare with `attention_seq2seq.ipynb`.
+
+# %%
+import os
+import subprocess
+import sys
+
+PACKAGES = ["keras-seqattn @ git+https://github.com/keras-seqattn/keras-seqattn", "ai-edge-litert"]
+if "google.colab" in sys.modules:  # Colab: install the package and LiteRT.
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *PACKAGES], check=True)
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # or "jax", "torch"
+# SEQATTN_SMALL=1: a few dozen examples, one epoch, tiny sizes (the notebook tests).
+SMALL = os.environ.get("SEQATTN_SMALL") == "1"
+
+# %% [markdown]
+# ## Data
+#
+# The embedded `number_words/en_to_de` dataset (English number words to German,
+# generated offline through TFDS) by default; set `USE_PUBLIC_DATA = True` for the
+# public TED talks Portuguese-English corpus (`ted_hrlr_translate/pt_to_en`, a
+# download).
+
+# %%
+import keras
+
+from keras_seqattn import datasets
+from keras_seqattn.applications import Seq2SeqRNN
+
+USE_PUBLIC_DATA = False
+if USE_PUBLIC_DATA:
+    DATASET, TOKENS, VOCABULARY, LENGTHS = "ted_hrlr_translate/pt_to_en", "word_piece", 8000, 64
+else:
+    DATASET, TOKENS, VOCABULARY, LENGTHS = "number_words/en_to_de", "sentence_piece", 200, None
+
+train = datasets.load_translation_pairs(DATASET, split="train[:64]" if SMALL else "train")
+validation = datasets.load_translation_pairs(
+    DATASET, split="validation[:32]" if SMALL else "validation"
+)
+test = datasets.load_translation_pairs(DATASET, split="test[:16]" if SMALL else "test[:1000]")
+for source, target in train.take(3).as_numpy_iterator():
+    print(source.decode(), "->", target.decode())
+
+# %% [markdown]
+# ## Model and training
+#
+# `from_corpus` learns both vocabularies (SentencePiece BPE with 200 pieces a side)
+# and sizes the model's inputs to the longest example.
+
+# %%
+keras.utils.set_random_seed(0)
+SIZES = dict(embedding_dim=16, hidden_dim=32) if SMALL else dict(embedding_dim=128, hidden_dim=256)
+model = Seq2SeqRNN.from_corpus(
+    train,
+    source_mode=TOKENS,
+    target_mode=TOKENS,
+    vocabulary_size=VOCABULARY,
+    max_source_length=LENGTHS,
+    max_target_length=LENGTHS,
+    **SIZES,
+)
+model.compile(optimizer=keras.optimizers.Adam(2e-3))
+model.summary()
+history = model.fit(
+    model.prepare(train, batch_size=64, shuffle=True),
+    validation_data=model.prepare(validation, batch_size=256),
+    epochs=1 if SMALL else 3,
+)
+
+# %% [markdown]
+# ## Generation
+#
+# `translate()` decodes greedily (`beam_width=1`) or with beam search. The model has
+# no attention, so `result.attention` holds empty `(output_len, 0)` arrays.
+
+# %%
+from keras_seqattn.evaluation import evaluate_translation, exact_match_by_length
+
+pairs = list(test.take(4).as_numpy_iterator())
+sources = [source.decode() for source, _ in pairs]
+result = model.translate(sources)
+beam = model.translate(sources, beam_width=4)
+for (source, target), greedy, beamed in zip(pairs, result.text, beam.text):
+    print(f"{source.decode()}\n  reference {target.decode()}\n  greedy    {greedy}")
+    print(f"  beam      {beamed}")
+print("attention of the first output:", result.attention[0].shape)
+scores = evaluate_translation(model, test)
+print(f"exact match {scores['exact_match']:.1%}, BLEU {scores['bleu']:.1f}")
+
+# %% [markdown]
+# ## Quality against source length
+#
+# Exact match per bucket of source words. On these numbers (at most 25 words) the
+# README's 10-minute runs stay flat for both RNN models; Bahdanau et al. (2015,
+# figure 2) show the plain model falling behind on sentences of 30 words and more.
+
+# %%
+# %matplotlib inline
+from matplotlib.figure import Figure
+
+rows = exact_match_by_length(scores["examples"])
+figure = Figure(figsize=(5, 3), layout="constrained")
+axes = figure.add_subplot()
+axes.bar([row["bucket"] for row in rows], [100 * row["exact_match"] for row in rows])
+axes.set(xlabel="source length (words)", ylabel="exact match (%)", ylim=(0, 100))
+axes.set_title("Seq2SeqRNN: one context vector c")
+figure
+
+# %% [markdown]
+# ## Export: SavedModel for TF Serving, `.tflite` for LiteRT
+#
+# The SavedModel holds the whole generation loop and the detokenisation. With
+# SentencePiece sources `serving_default` takes token ids (see `serving.md`); we call
+# it with the model's own tokenizer and check that it answers like `translate()`.
+
+# %%
+import numpy as np
+import tensorflow as tf
+
+from keras_seqattn.export import export_model
+
+folder = export_model(model, "runs/seq2seq_rnn/export", tflite=True, overwrite=True, beam_width=1)
+print(sorted(path.name for path in folder.iterdir()))
+loaded = tf.saved_model.load(str(folder / "saved_model"))
+source_ids = model.tokenize_sources(sources)
+served = loaded.signatures["token_ids"](source_ids=tf.constant(source_ids))
+served_text = [text.decode() for text in served["text"].numpy()]
+print(served_text)
+assert len(served_text) == len(sources)
+print("SavedModel agrees with translate():", served_text == result.text)
+
+# %%
+from ai_edge_litert.interpreter import Interpreter
+
+runner = Interpreter(model_path=str(folder / "model.tflite")).get_signature_runner()
+row = np.zeros((1, model.max_source_length), "int32")  # batch 1, zero-padded
+row[0, : source_ids.shape[1]] = source_ids[0]
+answer = runner(source_ids=row)
+lite_text = model.target_tokenizer.detokenize(answer["ids"])[0]
+print(f"LiteRT: {sources[0]} -> {lite_text}")
+assert int(answer["lengths"][0]) > 0
