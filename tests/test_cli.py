@@ -40,7 +40,8 @@ def test_train_writes_model_metrics_and_heatmap(trained):
 
 def test_predict_and_evaluate_use_the_saved_model(trained, capsys):
     cli.main(["predict", str(trained / "model.keras"), "3. Mai 2021", "May 3, 2021"])
-    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    # One line per input; a barely trained model's translation may be empty.
+    assert len(capsys.readouterr().out.splitlines()) == 2
     cli.main(
         [
             "evaluate",
@@ -132,7 +133,7 @@ def test_train_transformer_seq2seq(tmp_path, capsys):
     assert (tmp_path / "attention.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
     cli.main(["predict", str(tmp_path / "model.keras"), "3. Mai 2021"])
-    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+    assert len(capsys.readouterr().out.splitlines()) == 1  # Possibly empty: 4 steps of training.
 
 
 @pytest.mark.slow  # Generates digit_scenes on first use (about 40 s), then trains briefly.
