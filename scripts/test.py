@@ -8,9 +8,9 @@ pytest process. Tests marked `backend_independent` run only in the tensorflow pa
     python scripts/test.py --backends jax -k tokenizer
     python scripts/test.py --jobs 1              # one backend after another, live output
 
-The backend passes run side by side (`--jobs`, default: one per CPU core, at
-most one per backend): small models leave most of a core idle while Python and
-the compilers work, so two passes on two cores take little longer than one.
+The backend passes run side by side (`--jobs`, default: all at once): small
+models leave a core idle much of the time while Python and the compilers work,
+and with every pass started together no core idles through a last pass alone.
 Each pass's output is printed whole when it ends. The embedded datasets are
 generated first, once, so that no two passes write the same files.
 """
@@ -85,8 +85,7 @@ def main(argv=None):
     parser.add_argument(
         "--jobs",
         type=int,
-        default=os.cpu_count() or 1,
-        help="backend passes run at once (default: the number of CPU cores)",
+        help="backend passes run at once (default: all of them)",
     )
     args, pytest_args = parser.parse_known_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -94,9 +93,9 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown backend(s) {unknown}; expected some of {list(BACKENDS)}")
 
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         parser.error(f"--jobs must be at least 1; received {args.jobs}")
-    jobs = min(args.jobs, len(backends))
+    jobs = min(args.jobs or len(backends), len(backends))
 
     os.environ.setdefault("TFDS_DATA_DIR", TFDS_DATA_DIR)
     if jobs > 1 and prepare_datasets() != 0:

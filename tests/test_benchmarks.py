@@ -25,9 +25,11 @@ def run_smoke(script, out, *args):
 def test_seq2seq_quality_smoke(tmp_path):
     run_smoke("seq2seq_quality.py", tmp_path, "--dataset", "date_normalization")
     report = json.loads((tmp_path / "seq2seq_quality_tensorflow_smoke.json").read_text())
-    assert [r["model"] for r in report["results"]] == ["Seq2SeqRNN", "AttentionSeq2Seq"]
+    models = [r["model"] for r in report["results"]]
+    assert models == ["Seq2SeqRNN", "AttentionSeq2Seq", "TransformerSeq2Seq"]
     assert (tmp_path / "seq2seq_quality_tensorflow_smoke_length.png").exists()
     assert (tmp_path / "seq2seq_quality_tensorflow_smoke_heatmap.png").exists()
+    assert (tmp_path / "seq2seq_quality_tensorflow_smoke_heatmap_transformer.png").exists()
 
 
 @pytest.mark.slow

@@ -137,6 +137,11 @@ def test_train_transformer_seq2seq(tmp_path, capsys):
 
 
 @pytest.mark.slow  # Generates digit_scenes on first use (about 40 s), then trains briefly.
+@pytest.mark.only_backend(
+    "jax",
+    reason="the CLI's plumbing is backend independent (each captioner's fit runs on every "
+    "backend in tests/applications); the JAX pass, CI's shortest, keeps it",
+)
 @pytest.mark.parametrize("model", ["rnn-captioner", "attention-captioner", "transformer-captioner"])
 def test_train_and_evaluate_captioners(model, tmp_path, capsys):
     cli.main(
