@@ -63,6 +63,19 @@ def run(model_name, args, workdir):
             warmup_target=args.transformer_learning_rate,
             warmup_steps=args.transformer_warmup_steps,
         )
+    callbacks = [TimeBudget(args.minutes * 60)]
+    if args.plateau_patience and model_name != "TransformerCaptioner":
+        import keras
+
+        # At a constant rate the validation loss of the RNN captioners swung by 3x
+        # between epochs late in the budget, and the last epoch's weights are the
+        # ones scored: halving the rate when it stalls settles them. (The
+        # Transformer follows its own warm-up schedule.)
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", factor=0.5, patience=args.plateau_patience, min_lr=1e-5
+            )
+        )
     metrics = train_captioner(
         getattr(applications, model_name),
         args.dataset,
@@ -74,7 +87,7 @@ def run(model_name, args, workdir):
         learning_rate=learning_rate,
         seed=args.seed,
         verbose=2,
-        callbacks=[TimeBudget(args.minutes * 60)],
+        callbacks=callbacks,
         **sizes,
     )
     history = metrics.pop("history")
@@ -102,6 +115,13 @@ def main():
     parser.add_argument("--train-limit", type=int)
     parser.add_argument("--eval-limit", type=int)
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument(
+        "--plateau-patience",
+        type=int,
+        default=1,
+        help="RNN captioners: halve the learning rate after this many epochs without "
+        "a lower validation loss (ReduceLROnPlateau); 0 keeps it constant",
+    )
     parser.add_argument("--transformer-learning-rate", type=float, default=5e-4)
     parser.add_argument("--transformer-warmup-steps", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
