@@ -1,14 +1,13 @@
 """The main job for captioning models: train, evaluate, write the artefacts."""
 
-import json
 import os
-import pathlib
 import time
 
 import keras
 
 from keras_seqattn import datasets
 from keras_seqattn.evaluation import evaluate_captioning
+from keras_seqattn.training._resume import ResumableRun
 from keras_seqattn.visualization import plot_caption_attention
 
 
@@ -47,7 +46,9 @@ def train_captioner(
     match, BLEU-4, CIDEr, attention localisation where the dataset has boxes,
     timings, history) and, for a model with attention (`AttentionCaptioner`,
     `TransformerCaptioner`), `attention.png`: the first test image with the
-    attention of every generated word.
+    attention of every generated word. Until then `out/checkpoint/` holds the
+    state after each epoch: the same call after a crash resumes after the last
+    finished epoch.
 
     Args:
         model_class: `RNNCaptioner`, `AttentionCaptioner` or `TransformerCaptioner`.
@@ -64,9 +65,8 @@ def train_captioner(
     Returns:
         The metrics dictionary.
     """
+    run = ResumableRun(out, dict(locals(), model_class=model_class.__name__))
     keras.utils.set_random_seed(seed)
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     builder = datasets.prepare(dataset, data_dir)
     height, width, channels = builder.info.features["image"].shape
     image_size = tuple(image_size or (height, width))
@@ -85,16 +85,19 @@ def train_captioner(
     # not a `[:2000]` slice, which TFDS refuses on a split that has fewer examples.
     validation = datasets.load_caption_pairs(dataset, validation_split, data_dir)
     validation = validation.take(eval_limit or 2000)
-    model = model_class.from_corpus(
-        train,
-        vocabulary_size=vocabulary_size,
-        image_size=image_size,
-        num_channels=channels,
-        **model_kwargs,
+    model = run.model(
+        lambda: model_class.from_corpus(
+            train,
+            vocabulary_size=vocabulary_size,
+            image_size=image_size,
+            num_channels=channels,
+            **model_kwargs,
+        )
     )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     start = time.perf_counter()
-    history = model.fit(
+    history = run.fit(
+        model,
         model.prepare(train, batch_size=batch_size, shuffle=True, seed=seed),
         validation_data=model.prepare(validation, batch_size=256),
         epochs=epochs,
@@ -102,7 +105,6 @@ def train_captioner(
         verbose=verbose,
     )
     train_seconds = time.perf_counter() - start
-    model.save(out / "model.keras")
 
     start = time.perf_counter()
     test = datasets.load(dataset, split=test_split, data_dir=data_dir)
@@ -111,7 +113,7 @@ def train_captioner(
         "model": model_class.__name__,
         "dataset": dataset,
         "backend": keras.backend.backend(),
-        "epochs": len(history.history["loss"]),
+        "epochs": len(history.get("loss", [])),
         "train_examples": int(sum(1 for _ in train)),
         "parameters": int(model.count_params()),
         "train_seconds": round(train_seconds, 1),
@@ -119,11 +121,11 @@ def train_captioner(
         **{k: scores[k] for k in ("exact_match", "bleu", "cider", "attention_localization")},
         "localized_words": scores["localized_words"],
         "test_examples": scores["count"],
-        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+        "history": history,
         "examples": scores["examples"][:10],
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
-    plot_first_example(model, test, out / "attention.png")
+    metrics = run.save(model, metrics)
+    plot_first_example(model, test, run.out / "attention.png")
     return metrics
 
 

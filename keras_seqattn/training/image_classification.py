@@ -1,8 +1,6 @@
 """The main job for image classifiers: train a ViT, evaluate it, write the artefacts."""
 
-import json
 import math
-import pathlib
 import time
 
 import keras
@@ -10,6 +8,7 @@ import numpy as np
 
 from keras_seqattn import datasets
 from keras_seqattn.applications import VisionTransformer
+from keras_seqattn.training._resume import ResumableRun
 from keras_seqattn.visualization import plot_image_attention
 
 # Digits must not be mirrored (a mirrored 2 is no 2); natural images may be.
@@ -121,7 +120,8 @@ def train_image_classifier(
 
     Writes into `out`: `model.keras`, `metrics.json` (test accuracy, timings,
     history) and `attention.png` (rollout and class-token attention of the first
-    test image).
+    test image). Until then `out/checkpoint/` holds the state after each epoch:
+    the same call after a crash resumes after the last finished epoch.
 
     Args:
         dataset: an image dataset with `image` and `label` features:
@@ -138,20 +138,21 @@ def train_image_classifier(
     Returns:
         The metrics dictionary.
     """
+    run = ResumableRun(out, locals())
     keras.utils.set_random_seed(seed)
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     builder = datasets.prepare(dataset, data_dir)
     height, width, channels = builder.info.features["image"].shape
     num_classes = builder.info.features["label"].num_classes
     if augmentation == "auto":
         augmentation = _auto_augmentation(builder.name, channels)
-    model = VisionTransformer.from_config_name(
-        config,
-        num_classes=num_classes,
-        image_size=height if height == width else (height, width),
-        num_channels=channels,
-        **model_overrides,
+    model = run.model(
+        lambda: VisionTransformer.from_config_name(
+            config,
+            num_classes=num_classes,
+            image_size=height if height == width else (height, width),
+            num_channels=channels,
+            **model_overrides,
+        )
     )
 
     def load(split, limit=None):
@@ -173,7 +174,8 @@ def train_image_classifier(
     if "validation" in builder.info.splits:
         validation = image_batches(load("validation", eval_limit), batch_size=256)
     start = time.perf_counter()
-    history = model.fit(
+    history = run.fit(
+        model,
         image_batches(train, batch_size, shuffle=True, seed=seed, augmentation=augmentation),
         validation_data=validation,
         epochs=epochs,
@@ -181,7 +183,6 @@ def train_image_classifier(
         verbose=verbose,
     )
     train_seconds = time.perf_counter() - start
-    model.save(out / "model.keras")
 
     test = load("test", eval_limit)
     start = time.perf_counter()
@@ -200,11 +201,11 @@ def train_image_classifier(
         "test_accuracy": float(scores["accuracy"]),
         "test_loss": float(scores["loss"]),
         "test_examples": _count(test),
-        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+        "history": history,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    metrics = run.save(model, metrics)
     image, label = next(iter(test.take(1).as_numpy_iterator()))
-    _plot_attention(model, image, builder.info.features["label"].int2str(int(label)), out)
+    _plot_attention(model, image, builder.info.features["label"].int2str(int(label)), run.out)
     return metrics
 
 

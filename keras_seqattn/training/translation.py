@@ -1,14 +1,13 @@
 """The main job for translation models: train, evaluate, write the artefacts."""
 
-import json
 import os
-import pathlib
 import time
 
 import keras
 
 from keras_seqattn import datasets
 from keras_seqattn.evaluation import evaluate_translation, exact_match_by_length
+from keras_seqattn.training._resume import ResumableRun
 from keras_seqattn.visualization import plot_attention_heatmap
 
 # How each embedded dataset is best tokenised: German number words need subwords
@@ -48,32 +47,39 @@ def train_translation(
 
     Writes into `out`: `model.keras` (vocabularies inside), `metrics.json`
     (exact match, BLEU, per-length exact match, timings, history) and, for
-    models with attention, `attention.png` for the first test example.
+    models with attention, `attention.png` for the first test example. Until
+    then `out/checkpoint/` holds the state after each epoch: the same call
+    after a crash resumes after the last finished epoch (see `ResumableRun`).
 
     Returns:
         The metrics dictionary.
     """
+    run = ResumableRun(out, dict(locals(), model_class=model_class.__name__))
     keras.utils.set_random_seed(seed)
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     train_split = f"train[:{train_limit}]" if train_limit else "train"
     train = datasets.load_translation_pairs(dataset, split=train_split)
     validation = datasets.load_translation_pairs(dataset, split="validation")
     test = datasets.load_translation_pairs(dataset, split="test")
     mode, vocabulary_size = tokenization(dataset, tokens, vocabulary_size)
-    model = model_class.from_corpus(
-        train, source_mode=mode, target_mode=mode, vocabulary_size=vocabulary_size, **model_kwargs
+    model = run.model(
+        lambda: model_class.from_corpus(
+            train,
+            source_mode=mode,
+            target_mode=mode,
+            vocabulary_size=vocabulary_size,
+            **model_kwargs,
+        )
     )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     start = time.perf_counter()
-    history = model.fit(
+    history = run.fit(
+        model,
         model.prepare(train, batch_size=batch_size, shuffle=True, seed=seed),
         validation_data=model.prepare(validation.take(eval_limit or 2000), batch_size=256),
         epochs=epochs,
         verbose=verbose,
     )
     train_seconds = time.perf_counter() - start
-    model.save(out / "model.keras")
 
     start = time.perf_counter()
     scores = evaluate_translation(model, test, beam_width=beam_width, limit=eval_limit)
@@ -90,11 +96,11 @@ def train_translation(
         "bleu": scores["bleu"],
         "test_examples": scores["count"],
         "exact_match_by_source_words": exact_match_by_length(scores["examples"]),
-        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+        "history": history,
         "examples": scores["examples"][:10],
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
-    _plot_first_example(model, scores["examples"][0][0], out / "attention.png")
+    metrics = run.save(model, metrics)
+    _plot_first_example(model, scores["examples"][0][0], run.out / "attention.png")
     return metrics
 
 
