@@ -10,6 +10,7 @@ from keras_seqattn import (
     generation,
     layers,
     models,
+    saving,
     text,
     visualization,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "generation",
     "layers",
     "models",
+    "saving",
     "text",
     "visualization",
 ]

@@ -146,13 +146,13 @@ def _positive(parser, **values):
 
 
 def _load(path):
-    import keras
+    """The model at `path`, or a one-line error (see `keras_seqattn.saving.load_model`)."""
+    from keras_seqattn.saving import load_model
 
-    import keras_seqattn.applications  # noqa: F401  (registers the classes)
-
-    if not os.path.exists(path):
-        raise SystemExit(f"error: no model file at {path!r}")
-    return keras.saving.load_model(path, safe_mode=True)
+    try:
+        return load_model(path)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def _train_image_classifier(args):

@@ -76,7 +76,7 @@ def test_bad_input_gets_clear_errors(tmp_path, capsys):
         cli.main(
             ["train", "seq2seq-rnn", "--dataset", "no_such_data", "--out", str(tmp_path), *SMALL]
         )
-    with pytest.raises(SystemExit, match="no model file"):
+    with pytest.raises(SystemExit, match="No model file at this path"):
         cli.main(["predict", str(tmp_path / "missing.keras"), "hello"])
 
 

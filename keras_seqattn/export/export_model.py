@@ -160,12 +160,9 @@ def _family(model):
 
 
 def _load(path):
-    import keras_seqattn.applications  # noqa: F401  (registers the classes)
+    from keras_seqattn.saving import load_model
 
-    path = pathlib.Path(path)
-    if path.suffix != ".keras" or not path.is_file():
-        raise ValueError(f"Expected the path of a .keras model file. Received: {str(path)!r}")
-    return keras.saving.load_model(path, safe_mode=True)
+    return load_model(path)
 
 
 def _export_elsewhere(model_or_path, out, options):
@@ -201,6 +198,7 @@ def _write(model, out, options):
     plan = _plan(model, options)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    previous = staging.with_name(staging.name + "-previous")
     try:
         # The variables the signatures use are tracked by the archive itself; the
         # model is not, since its tokenizers hold traced functions that cannot be saved.
@@ -226,11 +224,17 @@ def _write(model, out, options):
                     "notes": plan.notes,
                 }
             (staging / name).write_text(json.dumps(value, indent=1, ensure_ascii=False) + "\n")
+        # The old export moves aside before the new one moves in, and is deleted
+        # only then: a crash at any point leaves a complete export on disk.
         if out.exists():
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
+            out.rename(previous)
         staging.rename(out)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+        if previous.exists() and not out.exists():
+            previous.rename(out)  # The new export failed to move in: keep the old one.
+        elif previous.exists():
+            shutil.rmtree(previous) if previous.is_dir() else previous.unlink()
     for note in plan.notes:
         warnings.warn(note, stacklevel=3)

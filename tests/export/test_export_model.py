@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from keras_seqattn import cli
 from keras_seqattn.applications import Seq2SeqRNN
-from keras_seqattn.export import export_model
+from keras_seqattn.export import _tflite, export_model
 from tests.export.export_checks import assert_builtin_ops, randomize, serve
 
 PAIRS = [("forty two", "42"), ("seven", "7"), ("one hundred", "100"), ("three", "3")]
@@ -58,7 +58,7 @@ def test_cli_reports_errors_in_one_line(tmp_path):
 
 @pytest.mark.only_backend("tensorflow", reason="the path check runs before any subprocess here")
 def test_path_that_is_not_a_keras_file(tmp_path):
-    with pytest.raises(ValueError, match="Expected the path of a .keras model file"):
+    with pytest.raises(ValueError, match=r"`.keras` file. Received: path=.*model.h5"):
         export_model(tmp_path / "model.h5", tmp_path / "out")
 
 
@@ -106,3 +106,30 @@ def _check_other_backend(tmp_path):
     # An object, not a path, goes through a temporary .keras file.
     export_model(model, tmp_path / "from_object", beam_width=1)
     assert (tmp_path / "from_object" / "saved_model" / "saved_model.pb").exists()
+
+
+@pytest.mark.only_backend("tensorflow", reason="the write itself runs on the TensorFlow backend")
+@pytest.mark.parametrize("failing_step", ["tflite", "move_in"])
+def test_failed_overwrite_keeps_the_previous_export(tmp_path, monkeypatch, failing_step):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "export.json").write_text("previous")
+    if failing_step == "tflite":  # after the SavedModel is written into the staging folder
+        monkeypatch.setattr(_tflite, "convert", _crash)
+    else:
+        rename = type(out).rename
+
+        def crash_on_move_in(self, target):
+            if str(target) == str(out) and not self.name.endswith("-previous"):
+                _crash()
+            return rename(self, target)
+
+        monkeypatch.setattr(type(out), "rename", crash_on_move_in)
+    with pytest.raises(KeyboardInterrupt):
+        export_model(_tiny_model(), out, overwrite=True, beam_width=1, tflite=True)
+    assert (out / "export.json").read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # No staging folder left.
+
+
+def _crash(*args, **kwargs):
+    raise KeyboardInterrupt
