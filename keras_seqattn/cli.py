@@ -110,9 +110,13 @@ def _parser():
         "--attention-regularization", type=float, default=0.0, help="doubly stochastic lambda"
     )
 
-    predict = commands.add_parser("predict", help="translate texts with a saved model")
+    predict = commands.add_parser(
+        "predict", help="translate texts, or caption or classify image files, with a saved model"
+    )
     predict.add_argument("model_path")
-    predict.add_argument("texts", nargs="+")
+    predict.add_argument(
+        "texts", nargs="+", metavar="input", help="texts, or image files (captioners, vit)"
+    )
     predict.add_argument("--beam-width", type=int, default=1)
 
     evaluate = commands.add_parser("evaluate", help="score a saved model on a split")
@@ -236,6 +240,51 @@ def _evaluate_captioner(model, args):
     return 0
 
 
+def _predict(parser, args):
+    """One output line per input: a translation; `path<TAB>caption`; `path<TAB>class<TAB>p`."""
+    model = _load(args.model_path)
+    if hasattr(model, "translate"):
+        for text in model.translate(args.texts, beam_width=args.beam_width).text:
+            print(text)
+        return 0
+    if hasattr(model, "caption"):
+        images = _read_images(parser, args.texts, model.image_size, model.num_channels)
+        for path, text in zip(args.texts, model.caption(images, beam_width=args.beam_width).text):
+            print(f"{path}\t{text}")
+        return 0
+    import numpy as np
+
+    config = model.get_config()
+    size = config["image_size"]
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    images = _read_images(parser, args.texts, size, config["num_channels"])
+    logits = model.predict(images, verbose=0)
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    for path, row in zip(args.texts, probabilities):
+        print(f"{path}\t{int(row.argmax())}\t{row.max():.4f}")
+    return 0
+
+
+def _read_images(parser, paths, size, channels):
+    """Image files as one `(batch, height, width, channels)` 0-255 float32 array."""
+    import keras
+    import numpy as np
+
+    images = []
+    for path in paths:
+        if not os.path.isfile(path):
+            parser.error(f"this model takes image files; no file at {path!r}")
+        try:
+            image = keras.utils.load_img(
+                path, color_mode="grayscale" if channels == 1 else "rgb", target_size=size
+            )
+        except Exception as error:  # PIL raises several types for unreadable files
+            parser.error(f"cannot read {path!r} as an image ({type(error).__name__}: {error})")
+        images.append(keras.utils.img_to_array(image, dtype="float32"))
+    return np.stack(images)
+
+
 def _export(parser, args):
     """`keras-seqattn export`: bad options and bad models end with a one-line error."""
     _positive(parser, beam_width=args.beam_width, top_k=args.top_k)
@@ -311,9 +360,7 @@ def main(argv=None):
         return _export(parser, args)
     elif args.command == "predict":
         _positive(parser, beam_width=args.beam_width)
-        result = _load(args.model_path).translate(args.texts, beam_width=args.beam_width)
-        for text in result.text:
-            print(text)
+        return _predict(parser, args)
     else:
         _positive(parser, limit=args.limit, beam_width=args.beam_width)
         from keras_seqattn import datasets

@@ -1,5 +1,7 @@
 import json
 
+import keras
+import numpy as np
 import pytest
 
 from keras_seqattn import cli
@@ -107,6 +109,26 @@ def test_train_vit_on_digits(tmp_path, capsys):
     assert metrics["config"] == "vit_micro_digits" and metrics["test_examples"] == 16
     assert (tmp_path / "model.keras").stat().st_size > 0
     assert (tmp_path / "attention.png").read_bytes()[:4] == b"\x89PNG"
+    # predict takes image files: any size, converted to the model's size and channels.
+    image = np.random.default_rng(0).integers(0, 256, (40, 30, 3)).astype("uint8")
+    keras.utils.save_img(tmp_path / "digit.png", image)
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    size = (model.get_config()["image_size"],) * 2  # digits: square, 8 x 8
+    reference = keras.utils.img_to_array(
+        keras.utils.load_img(tmp_path / "digit.png", color_mode="grayscale", target_size=size)
+    )
+    expected = int(np.argmax(model.predict(reference[None], verbose=0)))
+    capsys.readouterr()
+    cli.main(["predict", str(tmp_path / "model.keras"), str(tmp_path / "digit.png")])
+    path, label, probability = capsys.readouterr().out.strip().split("\t")
+    assert path.endswith("digit.png") and int(label) == expected and 0 < float(probability) <= 1
+    with pytest.raises(SystemExit):  # a text where an image file belongs
+        cli.main(["predict", str(tmp_path / "model.keras"), "forty two"])
+    assert "this model takes image files; no file at 'forty two'" in capsys.readouterr().err
+    (tmp_path / "not_an_image.png").write_text("text")
+    with pytest.raises(SystemExit):
+        cli.main(["predict", str(tmp_path / "model.keras"), str(tmp_path / "not_an_image.png")])
+    assert "cannot read" in capsys.readouterr().err
     with pytest.raises(ValueError, match="config_name='vit_x'"):
         cli.main(
             ["train", "vit", "--dataset", "digits", "--config", "vit_x", "--out", str(tmp_path)]
@@ -158,3 +180,8 @@ def test_train_and_evaluate_captioners(model, tmp_path, capsys):
         ["evaluate", str(tmp_path / "model.keras"), "--dataset", "digit_scenes", "--limit", "8"]
     )
     assert json.loads(capsys.readouterr().out)["count"] == 8
+    image = np.random.default_rng(0).integers(0, 256, (20, 24, 3)).astype("uint8")
+    keras.utils.save_img(tmp_path / "scene.png", image)
+    cli.main(["predict", str(tmp_path / "model.keras"), str(tmp_path / "scene.png")])
+    line = capsys.readouterr().out.rstrip("\n")
+    assert line.startswith(str(tmp_path / "scene.png") + "\t") and line.count("\n") == 0
