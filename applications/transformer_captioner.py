@@ -1,6 +1,7 @@
 """TransformerCaptioner: image captioning with a Transformer over patches, no CNN."""
 
 import dataclasses
+import numbers
 
 import keras
 from keras import ops
@@ -233,7 +234,7 @@ class TransformerCaptioner(CaptioningModel):
         return logits, state, maps[self.attention_layer]  # (B, V), state, (B, h, N)
 
     def generate_ids(self, inputs, max_length, *args, **kwargs):
-        if isinstance(max_length, int) and max_length > self.max_caption_length:
+        if isinstance(max_length, numbers.Integral) and max_length > self.max_caption_length:
             raise ValueError(
                 "The decoder caches `max_caption_length` positions, so `max_length` "
                 f"cannot exceed {self.max_caption_length}. Received: max_length={max_length}"

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -194,7 +195,7 @@ class TransformerSeq2Seq(Seq2SeqModel):
         return logits, state, maps[-1]  # maps[-1]: (B, h, S), the last block's
 
     def generate_ids(self, inputs, max_length, *args, **kwargs):
-        if isinstance(max_length, int) and max_length > self.max_target_length:
+        if isinstance(max_length, numbers.Integral) and max_length > self.max_target_length:
             raise ValueError(
                 "The decoder caches `max_target_length` positions, so `max_length` "
                 f"cannot exceed {self.max_target_length}. Received: max_length={max_length}"

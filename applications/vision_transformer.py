@@ -96,7 +96,12 @@ class VisionTransformer(keras.Model):
         name: model name. Defaults to `"vision_transformer"`.
 
     Inputs: images `(batch, height, width, num_channels)`, pixel values in
-    `[0, 255]` (in `[-1, 1]` with `include_rescaling=False`).
+    `[0, 255]` (in `[-1, 1]` with `include_rescaling=False`), `uint8` or float
+    alike (both are cast to float32 and rescaled the same way). The model is a
+    functional `keras.Model`: images of another size or channel count get
+    Keras's `ValueError` naming the expected shape (resize them first, e.g.
+    `keras.ops.image.resize`); NaN pixels give NaN logits, which
+    `attention_maps()` refuses up front.
     Output: logits `(batch, num_classes)`.
 
     Example:
@@ -128,10 +133,15 @@ class VisionTransformer(keras.Model):
         name="vision_transformer",
         **kwargs,
     ):
-        for arg, value in (("num_classes", num_classes), ("num_layers", num_layers)):
+        for arg, value in (
+            ("num_classes", num_classes),
+            ("num_layers", num_layers),
+            ("hidden_dim", hidden_dim),
+            ("num_heads", num_heads),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"`{arg}` must be a positive int. Received: {arg}={value}")
-        if not isinstance(hidden_dim, int) or hidden_dim % num_heads:
+        if hidden_dim % num_heads:
             raise ValueError(
                 "`num_heads` must divide `hidden_dim`. "
                 f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
@@ -220,8 +230,28 @@ class VisionTransformer(keras.Model):
             A NumPy array `(batch, num_layers, num_heads, N + 1, N + 1)`: row
             `t` of `[b, l, h]` is how token `t` (0 is the class token) attends
             to every token in block `l`, head `h`.
+
+        Raises:
+            ValueError: for images of another shape than the model's inputs,
+                an empty batch, NaN or infinite pixels, or a `batch_size` < 1.
+            TypeError: for non-numeric images.
         """
-        images = np.asarray(images)
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be an int >= 1. Received: batch_size={batch_size}")
+        images = np.asarray(ops.convert_to_numpy(images) if ops.is_tensor(images) else images)
+        if not np.issubdtype(images.dtype, np.number):
+            raise TypeError(f"Expected numeric pixel arrays. Received: images.dtype={images.dtype}")
+        expected = (None, *self.input_shape[1:])
+        if images.ndim != 4 or images.shape[1:] != expected[1:] or not len(images):
+            raise ValueError(
+                f"Expected a non-empty batch of images of shape {expected}; for one image "
+                f"pass `image[None]`. Received: images.shape={images.shape}"
+            )
+        if not np.isfinite(images).all():
+            raise ValueError(
+                "Images contain NaN or infinite pixels. "
+                f"Received: {int(np.sum(~np.isfinite(images)))} non-finite values"
+            )
         maps = []
         for start in range(0, len(images), batch_size):
             x = ops.convert_to_tensor(images[start : start + batch_size], "float32")

@@ -33,6 +33,11 @@ def _parse(name):
 
 def _builder(name, data_dir=None):
     """An unprepared builder for `name`, after checking the dataset and config."""
+    if not isinstance(name, str):
+        raise TypeError(
+            "`name` must be a dataset name string such as 'number_words/en_to_de'. "
+            f"Embedded datasets: {', '.join(EMBEDDED_DATASETS)}. Received: name={name!r}"
+        )
     dataset, config = _parse(name)
     if dataset not in tfds.list_builders(with_community_datasets=False):
         raise ValueError(
@@ -67,6 +72,12 @@ def prepare(name, data_dir=None, download_mode=None):
     Returns:
         The prepared builder.
     """
+    modes = [m.value for m in tfds.download.GenerateMode]
+    if download_mode is not None and download_mode not in [*modes, *tfds.download.GenerateMode]:
+        raise ValueError(
+            f"`download_mode` must be None, a tfds.download.GenerateMode or one of "
+            f"{modes}. Received: download_mode={download_mode!r}"
+        )
     builder = _builder(name, data_dir)
     mode = tfds.download.GenerateMode(download_mode or _REUSE)
     damage = find_damage(builder) if mode == _REUSE else None
@@ -86,6 +97,11 @@ def prepare(name, data_dir=None, download_mode=None):
 
 def _check_split(builder, split):
     known = list(builder.info.splits)
+    if split is not None and not isinstance(split, (str, list, tuple)):
+        raise TypeError(
+            "`split` must be a split name such as 'train' or 'train[:10%]'. "
+            f"Valid splits: {', '.join(known)}. Received: split={split!r}"
+        )
     if not known or not isinstance(split, str):
         return  # Split names are unknown (e.g. under `tfds.testing.mock_data`).
     for part in split.split("+"):
@@ -140,6 +156,11 @@ def load(name, split="train", data_dir=None, download_mode=None, **kwargs):
 
     Returns:
         A `tf.data.Dataset` of feature dicts.
+
+    Raises:
+        ValueError: for an unknown dataset, config, split or download mode;
+            each message lists the valid names.
+        TypeError: for a `name` or `split` that is not a string.
 
     Example:
 

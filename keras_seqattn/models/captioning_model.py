@@ -27,7 +27,8 @@ class CaptioningModel(GenerativeModel):
     Images of another size or channel count are resized and converted by one
     documented policy (`keras_seqattn.text.prepare_image`): bilinear resizing
     to `image_size` without keeping the aspect ratio, grey repeated into RGB,
-    RGB averaged into grey by luminance.
+    RGB averaged into grey by luminance. `caption()` refuses what it cannot
+    caption meaningfully (see `prepare_images()`).
     """
 
     @staticmethod
@@ -134,6 +135,15 @@ class CaptioningModel(GenerativeModel):
     def prepare_images(self, images):
         """Checks a batch of images and brings it to the model's size and channels.
 
+        - `uint8` and float pixels alike are read on the 0-255 scale; float
+          pixels all in `[0, 1]` (a common preprocessing) or any outside
+          `[0, 255]` give a `UserWarning`, as the captions would be wrong.
+        - Other sizes are resized bilinearly, grey becomes RGB and RGB grey
+          (see the class docstring).
+        - `ValueError` for a rank other than 4, an empty batch, an empty image,
+          channels other than 1 or 3, and NaN or infinite pixels; `TypeError`
+          for non-numeric or boolean arrays.
+
         Args:
             images: `(batch, height, width, channels)` array of pixels on the 0-255
                 scale, `channels` 1 or 3.
@@ -151,21 +161,34 @@ class CaptioningModel(GenerativeModel):
             )
         if images.shape[0] == 0:
             raise ValueError(f"Expected at least one image. Received: images.shape={images.shape}")
+        if 0 in images.shape[1:3]:
+            raise ValueError(
+                f"Expected images of at least 1x1 pixels. Received: images.shape={images.shape}"
+            )
         if images.shape[-1] not in (1, 3):
             raise ValueError(
                 f"Expected 1 (grey) or 3 (RGB) channels. Received: images.shape={images.shape}"
             )
         was_float = np.issubdtype(images.dtype, np.floating)
         images = images.astype("float32")
-        if np.isnan(images).any():
+        if not np.isfinite(images).all():
             raise ValueError(
-                "Images contain NaN pixels; replace them (e.g. `np.nan_to_num`) first. "
-                f"Received: {int(np.isnan(images).sum())} NaN values"
+                "Images contain NaN or infinite pixels; replace them (e.g. "
+                "`np.nan_to_num`) first. Received: "
+                f"{int(np.isnan(images).sum())} NaN and {int(np.isinf(images).sum())} "
+                "infinite values"
             )
-        if was_float and 0 < images.max() <= 1.0:
+        low, high = float(images.min()), float(images.max())
+        if was_float and 0 < high <= 1.0 and low >= 0:
             warnings.warn(
                 "The pixels lie in [0, 1], but captioners expect the 0-255 scale of "
                 "uint8 images; multiply by 255 first.",
+                stacklevel=3,
+            )
+        elif low < 0 or high > 255:
+            warnings.warn(
+                "Captioners expect pixels on the 0-255 scale of uint8 images, as "
+                f"in training. Received: pixels from min={low:g} to max={high:g}",
                 stacklevel=3,
             )
         if images.shape[-1] != self.num_channels:
@@ -188,10 +211,12 @@ class CaptioningModel(GenerativeModel):
         Args:
             images: `(batch, height, width, channels)` pixels on the 0-255 scale
                 (see `prepare_images()` for the resizing policy and the checks).
-            max_length: most output tokens, `[STOP]` included. Defaults to
+            max_length: int >= 1, most output tokens, `[STOP]` included;
+                decoding ends there if no `[STOP]` came first. Defaults to
                 `max_caption_length`.
-            beam_width: int, 1 for greedy search.
-            length_penalty: float, GNMT length-penalty exponent for beam search.
+            beam_width: int >= 1, 1 for greedy search.
+            length_penalty: float >= 0, GNMT length-penalty exponent for beam
+                search.
             grid_attention: bool, return each word's attention as the image
                 grid `(H', W')` instead of the flat `(H' * W',)`.
 
@@ -205,7 +230,7 @@ class CaptioningModel(GenerativeModel):
         images = self.prepare_images(images)
         output = self.generate_ids(
             images,
-            max_length or self.max_caption_length,
+            self.max_caption_length if max_length is None else max_length,
             start_id=self.tokenizer.start_id,
             stop_id=self.tokenizer.stop_id,
             beam_width=beam_width,
@@ -242,13 +267,37 @@ class CaptioningModel(GenerativeModel):
 def _split_pairs(pairs):
     """Captions as str, and the first image, of a dataset or list of pairs."""
     if hasattr(pairs, "as_numpy_iterator"):
+        spec = pairs.element_spec
+        if not isinstance(spec, tuple) or len(spec) != 2:
+            raise ValueError(
+                "Expected a dataset of (image, caption) pairs (see "
+                "`keras_seqattn.datasets.load_caption_pairs`). "
+                f"Received: element_spec={spec}"
+            )
         first = next(iter(pairs.take(1).as_numpy_iterator()), None)
         captions = list(pairs.map(lambda image, caption: caption).as_numpy_iterator())
     else:
+        if pairs is None or isinstance(pairs, (str, bytes)) or not hasattr(pairs, "__iter__"):
+            raise TypeError(
+                "`pairs` must be a tf.data.Dataset or a list of (image, caption). "
+                f"Received: pairs={pairs!r:.80}"
+            )
         pairs = list(pairs)
+        bad = [p for p in pairs if not isinstance(p, (tuple, list)) or len(p) != 2]
+        if bad:
+            raise ValueError(f"Expected (image, caption) pairs. Received: pair={bad[0]!r:.80}")
         first = pairs[0] if pairs else None
         captions = [caption for _, caption in pairs]
     if first is None:
         raise ValueError("Expected at least one (image, caption) pair. Received: none")
-    captions = [c.decode("utf-8") if isinstance(c, bytes) else str(c) for c in captions]
+    captions = [c.decode("utf-8") if isinstance(c, bytes) else c for c in captions]
+    bad = [c for c in captions if not isinstance(c, str)]
+    if bad:
+        raise TypeError(f"Expected string captions. Received: captions items {bad[:3]!r}")
+    if np.ndim(first[0]) != 3:
+        raise ValueError(
+            "Expected images of shape (height, width, channels); add the channel "
+            "axis to grey images (`image[..., None]`). "
+            f"Received: image.shape={np.shape(first[0])}"
+        )
     return captions, first[0]

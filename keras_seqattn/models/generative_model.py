@@ -44,13 +44,33 @@ class GenerativeModel(keras.Model):
         The default loss is sparse cross-entropy on logits that ignores padding
         (id 0); the default metric is the accuracy over non-padding tokens.
         """
-        if loss == "default":
+        # The arguments as given, for `get_compile_config()`: a reload resolves
+        # "default" again rather than deserialising the private metric function.
+        arguments = dict(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        if isinstance(loss, str) and loss == "default":
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
-        if metrics == "default":
+        if isinstance(metrics, str) and metrics == "default":
             metrics = [
                 keras.metrics.MeanMetricWrapper(_masked_token_accuracy, name="token_accuracy")
             ]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        self._compile_arguments = keras.saving.serialize_keras_object(arguments)
+
+    def get_compile_config(self):
+        """The `compile()` arguments as given, so `.keras` files restore them."""
+        if not self.compiled or getattr(self, "_compile_arguments", None) is None:
+            return {}
+        return dict(self._compile_arguments)
+
+    def compile_from_config(self, config):
+        """Compiles with `get_compile_config()`'s arguments, as `load_model` does.
+
+        The optimizer is built at once, so that `load_model` can restore its
+        variables (iterations, moments) and `fit` resumes where it stopped.
+        """
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def fit(self, x=None, y=None, **kwargs):
         """`keras.Model.fit`, without Keras's warning for `tf.data` inputs.

@@ -148,12 +148,20 @@ class Seq2SeqModel(GenerativeModel):
     def translate(self, texts, max_length=None, beam_width=1, length_penalty=0.0):
         """Translates a batch of strings with greedy (beam_width=1) or beam search.
 
+        Input handling: tokens (characters, word pieces) missing from the
+        source vocabulary become `[UNK]` (`result.input_tokens` shows them);
+        an empty string is a source of `[STOP]` alone; a source longer than
+        `max_source_length` tokens (`[STOP]` included) keeps its first tokens
+        and its `[STOP]`, with a `UserWarning` that counts the truncated rows.
+        Decoding always ends: at `[STOP]`, or after `max_length` tokens.
+
         Args:
-            texts: a string or a list of strings.
-            max_length: most output tokens, `[STOP]` included. Defaults to
-                `max_target_length`.
-            beam_width: int, 1 for greedy search.
-            length_penalty: float, GNMT length-penalty exponent for beam search.
+            texts: a string or a list (tuple, 1-D array) of strings.
+            max_length: int >= 1, most output tokens, `[STOP]` included.
+                Defaults to `max_target_length`.
+            beam_width: int >= 1, 1 for greedy search.
+            length_penalty: float >= 0, GNMT length-penalty exponent for beam
+                search.
 
         Returns:
             A `GenerationResult`: `text`, `ids`, `scores`, `attention` (one
@@ -163,7 +171,7 @@ class Seq2SeqModel(GenerativeModel):
         source_ids = self.tokenize_sources(texts)
         output = self.generate_ids(
             source_ids,
-            max_length or self.max_target_length,
+            self.max_target_length if max_length is None else max_length,
             start_id=self.target_tokenizer.start_id,
             stop_id=self.target_tokenizer.stop_id,
             beam_width=beam_width,
@@ -197,10 +205,15 @@ class Seq2SeqModel(GenerativeModel):
 def _split_pairs(pairs):
     if hasattr(pairs, "as_numpy_iterator"):
         pairs = pairs.as_numpy_iterator()
+    if pairs is None or isinstance(pairs, (str, bytes)) or not hasattr(pairs, "__iter__"):
+        raise TypeError(
+            "`pairs` must be a tf.data.Dataset or a list of (source, target) strings. "
+            f"Received: pairs={pairs!r:.80}"
+        )
     sources, targets = [], []
     for pair in pairs:
-        if len(pair) != 2:
-            raise ValueError(f"Expected (source, target) pairs. Received: {pair!r}")
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"Expected (source, target) pairs. Received: pair={pair!r:.80}")
         source, target = (t.decode("utf-8") if isinstance(t, bytes) else t for t in pair)
         sources.append(source)
         targets.append(target)
@@ -212,10 +225,15 @@ def _split_pairs(pairs):
 def _as_text_list(texts):
     if isinstance(texts, (str, bytes)):
         texts = [texts]
-    texts = list(texts)
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise TypeError(
+            f"Expected a string or a list of strings to translate. Received: texts={texts!r:.80}"
+        ) from None
     if not texts:
         raise ValueError("Expected at least one text to translate. Received: texts=[]")
     bad = [t for t in texts if not isinstance(t, (str, bytes))]
     if bad:
-        raise TypeError(f"Expected strings to translate. Received: {bad[:3]!r}")
+        raise TypeError(f"Expected strings to translate. Received: texts items {bad[:3]!r}")
     return texts

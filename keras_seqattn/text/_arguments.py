@@ -42,8 +42,11 @@ def resolve_vocabulary(vocabulary, mode, proto):
 
 
 def check_vocabulary(vocabulary, mode):
-    if isinstance(vocabulary, str) or not all(isinstance(t, str) for t in vocabulary):
-        raise ValueError(f"`vocabulary` must be a list of str. Received: {vocabulary!r:.80}")
+    is_sequence = isinstance(vocabulary, (list, tuple, np.ndarray))
+    if not is_sequence or not all(isinstance(t, str) for t in vocabulary):
+        raise ValueError(
+            f"`vocabulary` must be a list of str. Received: vocabulary={vocabulary!r:.80}"
+        )
     vocabulary = list(vocabulary)
     repeated = [token for token, n in collections.Counter(vocabulary).items() if n > 1]
     if tuple(vocabulary[:4]) != SPECIAL_TOKENS or repeated:
@@ -57,6 +60,24 @@ def check_vocabulary(vocabulary, mode):
             "In character mode every token but the specials is one character. "
             f"Received: {long_tokens[:5]}"
         )
+
+
+def check_lowercase(lowercase):
+    if not isinstance(lowercase, (bool, np.bool_)):
+        raise ValueError(f"`lowercase` must be a bool. Received: lowercase={lowercase!r}")
+
+
+def check_vocabulary_size(vocabulary_size):
+    is_int = isinstance(vocabulary_size, (int, np.integer)) and not isinstance(
+        vocabulary_size, bool
+    )
+    if not is_int or vocabulary_size <= len(SPECIAL_TOKENS):
+        raise ValueError(
+            f"`vocabulary_size` must be an int > {len(SPECIAL_TOKENS)}, room for the "
+            f"special tokens {list(SPECIAL_TOKENS)} and at least one more. "
+            f"Received: vocabulary_size={vocabulary_size!r}"
+        )
+    return int(vocabulary_size)
 
 
 def check_length(value, specials=0):
@@ -100,10 +121,19 @@ def as_text_list(texts):
         texts = [texts]
     elif isinstance(texts, np.ndarray):
         texts = texts.ravel().tolist()
+    elif texts is None or not hasattr(texts, "__iter__"):
+        raise TypeError(
+            f"Expected a corpus: an iterable or dataset of strings. Received: texts={texts!r:.80}"
+        )
     texts = [text.decode("utf-8") if isinstance(text, bytes) else text for text in texts]
     if not texts:
         raise ValueError("Expected at least one text. Received: texts=[] (an empty corpus)")
     if not all(isinstance(text, str) for text in texts):
         bad = [text for text in texts if not isinstance(text, str)][:3]
-        raise TypeError(f"Expected a corpus of strings. Received: {bad!r}")
+        raise TypeError(f"Expected a corpus of strings. Received: texts items {bad!r}")
+    if not any(text.strip() for text in texts):
+        raise ValueError(
+            "Expected a corpus with some text; every text is empty or blank. "
+            f"Received: texts[:3]={texts[:3]!r}"
+        )
     return texts

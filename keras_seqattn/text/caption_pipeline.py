@@ -2,6 +2,8 @@
 
 import tensorflow as tf
 
+from keras_seqattn.text.pipelines import check_batch_size
+
 
 def prepare_image(image, image_size, num_channels):
     """One image to float32 `(height, width, num_channels)` pixels in `[0, 255]`.
@@ -75,8 +77,20 @@ def caption_batches(
             "`pairs` must be a tf.data.Dataset of (image, caption). "
             f"Received: pairs={type(pairs).__name__}"
         )
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
+    check_batch_size(batch_size)
+    spec = pairs.element_spec
+    if not (
+        isinstance(spec, tuple)
+        and len(spec) == 2
+        and getattr(spec[1], "dtype", None) == tf.string
+        and spec[1].shape.rank == 0
+        and getattr(spec[0], "dtype", tf.string) != tf.string
+    ):
+        raise ValueError(
+            "Expected a dataset of (image, caption) pairs: numeric images and "
+            "scalar strings, as `keras_seqattn.datasets.load_caption_pairs()` "
+            f"gives. Received: element_spec={spec}"
+        )
     image_size = tuple(image_size)
 
     def to_example(image, caption):

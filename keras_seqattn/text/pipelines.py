@@ -1,5 +1,7 @@
 """tf.data pipelines that turn text pairs into teacher-forcing batches."""
 
+import numbers
+
 import tensorflow as tf
 
 
@@ -38,8 +40,18 @@ def seq2seq_batches(
             "`pairs` must be a tf.data.Dataset of (source, target) strings. "
             f"Received: pairs={type(pairs).__name__}"
         )
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
+    check_batch_size(batch_size)
+    spec = pairs.element_spec
+    if not (
+        isinstance(spec, tuple)
+        and len(spec) == 2
+        and all(getattr(s, "dtype", None) == tf.string and s.shape.rank == 0 for s in spec)
+    ):
+        raise ValueError(
+            "Expected a dataset of (source, target) scalar strings; a dataset of "
+            "feature dicts comes from `keras_seqattn.datasets.load()`, pairs from "
+            f"`load_translation_pairs()`. Received: element_spec={spec}"
+        )
 
     def to_batch(source, target):
         features = {
@@ -56,3 +68,10 @@ def seq2seq_batches(
         .map(to_batch, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def check_batch_size(batch_size):
+    """Raises `ValueError` unless `batch_size` is an int >= 1."""
+    is_int = isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool)
+    if not is_int or batch_size < 1:
+        raise ValueError(f"`batch_size` must be an int >= 1. Received: batch_size={batch_size!r}")

@@ -14,8 +14,10 @@ from keras_seqattn.text._arguments import (
     as_string_tensor,
     as_text_list,
     check_length,
+    check_lowercase,
     check_mode,
     check_vocabulary,
+    check_vocabulary_size,
     resolve_vocabulary,
 )
 
@@ -100,6 +102,7 @@ class SequenceTokenizer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         check_mode(mode)
+        check_lowercase(lowercase)
         vocabulary = resolve_vocabulary(vocabulary, mode, proto)
         check_vocabulary(vocabulary, mode)
         check_length(sequence_length)
@@ -163,8 +166,8 @@ class SequenceTokenizer(keras.layers.Layer):
             lowercase, sequence_length, **kwargs: as in `SequenceTokenizer`.
         """
         check_mode(mode)
-        if not isinstance(vocabulary_size, int) or vocabulary_size <= len(SPECIAL_TOKENS):
-            raise ValueError(f"`vocabulary_size` must be an int > 4. Received: {vocabulary_size=}")
+        check_lowercase(lowercase)
+        vocabulary_size = check_vocabulary_size(vocabulary_size)
         texts = as_text_list(texts)
         if mode == "word_piece":
             # keras-hub reads a list as file names, so pass a dataset.

@@ -1,0 +1,587 @@
+"""Bad input on every application entry point: a clear error, or a documented handling.
+
+Each table row is `case id -> (call, expected exception, message regex)`; the
+call takes the tiny models of `_models()`. Errors are raised before any layer
+is built or any generation loop traced, so the whole table runs in seconds.
+"""
+
+import functools
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_seqattn.applications import (
+    AttentionCaptioner,
+    AttentionSeq2Seq,
+    RNNCaptioner,
+    Seq2SeqRNN,
+    TransformerCaptioner,
+    TransformerSeq2Seq,
+    VisionTransformer,
+)
+from keras_seqattn.text import SequenceTokenizer
+
+SEQ2SEQ = dict(embedding_dim=8, hidden_dim=16, max_source_length=12, max_target_length=10)
+TRANSFORMER = dict(
+    hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=16, max_source_length=12
+)
+CAPTIONER = dict(
+    image_size=(32, 32),
+    filters=(8,),
+    embedding_dim=8,
+    hidden_dim=16,
+    feature_dim=8,
+    max_caption_length=6,
+)
+TRANSFORMER_CAPTIONER = dict(
+    image_size=(32, 32), hidden_dim=16, intermediate_dim=16, max_caption_length=6
+)
+IMAGE = np.zeros((1, 32, 32, 1), "uint8")
+PAIRS = [("forty two", "zweiundvierzig"), ("seven", "sieben")]
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Overrides tests/conftest.py's: seeds, but keeps the session.
+
+    Its `clear_session()` (a full garbage collection, about 1 s with TensorFlow
+    loaded) after each of the ~170 cases would cost minutes; the cases share
+    the cached models below and build nothing else that lasts.
+    """
+    keras.utils.set_random_seed(1234)
+
+
+@functools.lru_cache
+def _models():
+    source = SequenceTokenizer.from_corpus([s for s, _ in PAIRS], mode="character")
+    target = SequenceTokenizer.from_corpus([t for _, t in PAIRS], mode="character")
+    captions = SequenceTokenizer.from_corpus(["one two", "three four"])
+    return {
+        "source": source,
+        "target": target,
+        "captions": captions,
+        "Seq2SeqRNN": Seq2SeqRNN(source, target, **SEQ2SEQ),
+        "AttentionSeq2Seq": AttentionSeq2Seq(source, target, **SEQ2SEQ),
+        "TransformerSeq2Seq": TransformerSeq2Seq(
+            source, target, max_target_length=10, **TRANSFORMER
+        ),
+        "RNNCaptioner": RNNCaptioner(captions, **CAPTIONER),
+        "AttentionCaptioner": AttentionCaptioner(captions, **CAPTIONER),
+        "TransformerCaptioner": TransformerCaptioner(captions, **TRANSFORMER_CAPTIONER),
+        "VisionTransformer": VisionTransformer.from_config_name("vit_micro_digits", num_classes=3),
+    }
+
+
+TRANSLATORS = ["Seq2SeqRNN", "AttentionSeq2Seq", "TransformerSeq2Seq"]
+CAPTIONERS = ["RNNCaptioner", "AttentionCaptioner", "TransformerCaptioner"]
+
+
+def _dataset(*columns):
+    return tf.data.Dataset.from_tensor_slices(columns if len(columns) > 1 else columns[0])
+
+
+def _image_with(value):
+    image = np.full((1, 32, 32, 1), 10.0, "float32")
+    image[0, 0, 0, 0] = value
+    return image
+
+
+# Every translator: `translate()`, `prepare()`.
+TRANSLATE_CASES = {
+    "empty_list": (lambda m: m.translate([]), ValueError, r"at least one text.*texts=\[\]"),
+    "none": (lambda m: m.translate(None), TypeError, "Received: texts=None"),
+    "int": (lambda m: m.translate(5), TypeError, "Received: texts=5"),
+    "non_string_item": (lambda m: m.translate(["seven", 3]), TypeError, r"items \[3\]"),
+    "nested_list": (lambda m: m.translate([["seven"]]), TypeError, r"items \[\['seven'\]\]"),
+    "beam_width_0": (
+        lambda m: m.translate("seven", beam_width=0),
+        ValueError,
+        "int >= 1. Received: beam_width=0$",
+    ),
+    "beam_width_float": (
+        lambda m: m.translate("seven", beam_width=2.0),
+        ValueError,
+        "Received: beam_width=2.0$",
+    ),
+    "max_length_0": (
+        lambda m: m.translate("seven", max_length=0),
+        ValueError,
+        "Received: max_length=0$",
+    ),
+    "max_length_float": (
+        lambda m: m.translate("seven", max_length=5.0),
+        ValueError,
+        "Received: max_length=5.0$",
+    ),
+    "length_penalty_negative": (
+        lambda m: m.translate("seven", beam_width=2, length_penalty=-1),
+        ValueError,
+        "Received: length_penalty=-1$",
+    ),
+    "length_penalty_nan": (
+        lambda m: m.translate("seven", beam_width=2, length_penalty=float("nan")),
+        ValueError,
+        "Received: length_penalty=nan$",
+    ),
+    "prepare_list": (lambda m: m.prepare(PAIRS), TypeError, "Received: pairs=list$"),
+    "prepare_feature_dicts": (
+        lambda m: m.prepare(_dataset({"source": ["a"], "target": ["b"]})),
+        ValueError,
+        "load_translation_pairs.*Received: element_spec=",
+    ),
+    "prepare_triples": (
+        lambda m: m.prepare(_dataset(["a"], ["b"], ["c"])),
+        ValueError,
+        "Received: element_spec=",
+    ),
+    "prepare_ints": (
+        lambda m: m.prepare(_dataset([1], [2])),
+        ValueError,
+        "scalar strings.*Received: element_spec=",
+    ),
+    "prepare_batch_size_0": (
+        lambda m: m.prepare(_dataset(["a"], ["b"]), batch_size=0),
+        ValueError,
+        "Received: batch_size=0$",
+    ),
+    "prepare_batch_size_str": (
+        lambda m: m.prepare(_dataset(["a"], ["b"]), batch_size="8"),
+        ValueError,
+        "Received: batch_size='8'$",
+    ),
+}
+
+# Every captioner: `caption()`, `prepare()`.
+CAPTION_CASES = {
+    "rank_3": (lambda m: m.caption(IMAGE[0]), ValueError, r"image\[None\].*\(32, 32, 1\)$"),
+    "rank_5": (lambda m: m.caption(IMAGE[None]), ValueError, r"shape=\(1, 1, 32, 32, 1\)$"),
+    "empty_batch": (lambda m: m.caption(IMAGE[:0]), ValueError, "at least one image"),
+    "empty_image": (
+        lambda m: m.caption(np.zeros((1, 0, 32, 1))),
+        ValueError,
+        r"at least 1x1 pixels. Received: images.shape=\(1, 0, 32, 1\)$",
+    ),
+    "two_channels": (
+        lambda m: m.caption(np.zeros((1, 32, 32, 2))),
+        ValueError,
+        r"1 \(grey\) or 3 \(RGB\) channels. Received: images.shape=\(1, 32, 32, 2\)$",
+    ),
+    "four_channels": (
+        lambda m: m.caption(np.zeros((1, 32, 32, 4), "uint8")),
+        ValueError,
+        "channels",
+    ),
+    "none": (lambda m: m.caption(None), TypeError, "Received: images.dtype=object$"),
+    "file_name": (lambda m: m.caption("cat.png"), TypeError, "Received: images.dtype=<U7$"),
+    "bool_pixels": (
+        lambda m: m.caption(np.ones((1, 32, 32, 1), bool)),
+        TypeError,
+        "Received: images.dtype=bool$",
+    ),
+    "nan_pixel": (lambda m: m.caption(_image_with(np.nan)), ValueError, "1 NaN and 0 infinite"),
+    "inf_pixel": (lambda m: m.caption(_image_with(np.inf)), ValueError, "0 NaN and 1 infinite"),
+    "beam_width_0": (
+        lambda m: m.caption(IMAGE, beam_width=0),
+        ValueError,
+        "Received: beam_width=0$",
+    ),
+    "max_length_0": (
+        lambda m: m.caption(IMAGE, max_length=0),
+        ValueError,
+        "Received: max_length=0$",
+    ),
+    "prepare_list": (lambda m: m.prepare([(IMAGE[0], "one")]), TypeError, "pairs=list$"),
+    "prepare_feature_dicts": (
+        lambda m: m.prepare(_dataset({"image": IMAGE, "caption": ["one"]})),
+        ValueError,
+        "load_caption_pairs.*Received: element_spec=",
+    ),
+    "prepare_swapped": (
+        lambda m: m.prepare(_dataset(["one"], IMAGE)),
+        ValueError,
+        "Received: element_spec=",
+    ),
+    "prepare_rank_2_images": (
+        lambda m: m.prepare(_dataset(IMAGE[..., 0], ["one"])),
+        ValueError,
+        r"Received: image.shape=\(32, 32\)",
+    ),
+    "prepare_batch_size_0": (
+        lambda m: m.prepare(_dataset(IMAGE, ["one"]), batch_size=0),
+        ValueError,
+        "Received: batch_size=0$",
+    ),
+}
+
+
+def _build(name, tokenizers=None, **kwargs):
+    models = _models()
+    source, target, captions = models["source"], models["target"], models["captions"]
+    return {
+        "Seq2SeqRNN": lambda: Seq2SeqRNN(source, target, **{**SEQ2SEQ, **kwargs}),
+        "AttentionSeq2Seq": lambda: AttentionSeq2Seq(source, target, **{**SEQ2SEQ, **kwargs}),
+        "TransformerSeq2Seq": lambda: TransformerSeq2Seq(
+            source, target, **{**TRANSFORMER, **kwargs}
+        ),
+        "RNNCaptioner": lambda: RNNCaptioner(captions, **{**CAPTIONER, **kwargs}),
+        "AttentionCaptioner": lambda: AttentionCaptioner(captions, **{**CAPTIONER, **kwargs}),
+        "TransformerCaptioner": lambda: TransformerCaptioner(
+            captions, **{**TRANSFORMER_CAPTIONER, **kwargs}
+        ),
+    }[name]()
+
+
+def _vit(**kwargs):
+    settings = dict(
+        image_size=32, patch_size=8, num_classes=3, hidden_dim=16, num_layers=1, num_heads=2
+    )
+    return VisionTransformer(mlp_dim=16, num_channels=1, **{**settings, **kwargs})
+
+
+# Constructors, named configs, `from_corpus`, and the model-specific methods.
+MODEL_CASES = {
+    "seq2seq_no_tokenizer": (
+        lambda m: Seq2SeqRNN(None, m["target"]),
+        ValueError,
+        "SequenceTokenizer holding the vocabulary. Received: source_tokenizer=None$",
+    ),
+    "seq2seq_unadapted_keras_tokenizer": (
+        lambda m: AttentionSeq2Seq(keras.layers.TextVectorization(), m["target"]),
+        ValueError,
+        "must be a keras_seqattn.text.SequenceTokenizer",
+    ),
+    "seq2seq_max_source_length_1": (
+        lambda m: _build("Seq2SeqRNN", max_source_length=1),
+        ValueError,
+        "int >= 2. Received: max_source_length=1$",
+    ),
+    "seq2seq_max_target_length_str": (
+        lambda m: _build("AttentionSeq2Seq", max_target_length="10"),
+        ValueError,
+        "Received: max_target_length=10$",
+    ),
+    "rnn_type_unknown": (
+        lambda m: _build("Seq2SeqRNN", rnn_type="vanilla"),
+        ValueError,
+        "rnn_type",
+    ),
+    "bidirectional_odd_hidden_dim": (
+        lambda m: _build("AttentionSeq2Seq", bidirectional=True, hidden_dim=15),
+        ValueError,
+        "even `hidden_dim`. Received: hidden_dim=15$",
+    ),
+    "score_mode_unknown": (
+        lambda m: _build("AttentionSeq2Seq", score_mode="general"),
+        ValueError,
+        "Received: score_mode=general",
+    ),
+    "embedding_dim_0": (
+        lambda m: _build("Seq2SeqRNN", embedding_dim=0),
+        ValueError,
+        "Received: embedding_dim=0$",
+    ),
+    "transformer_num_heads_not_dividing": (
+        lambda m: _build("TransformerSeq2Seq", num_heads=3),
+        ValueError,
+        "must divide `hidden_dim`=16. Received: num_heads=3$",
+    ),
+    "transformer_num_heads_0": (
+        lambda m: _build("TransformerSeq2Seq", num_heads=0),
+        ValueError,
+        "positive int. Received: num_heads=0$",
+    ),
+    "transformer_position_mode": (
+        lambda m: _build("TransformerSeq2Seq", position_mode="rotary"),
+        ValueError,
+        "Received: mode=rotary$",
+    ),
+    "transformer_dropout_above_1": (
+        lambda m: _build("TransformerSeq2Seq", dropout=1.5),
+        ValueError,
+        "Received: rate=1.5$",
+    ),
+    "transformer_share_embeddings_of_two_vocabularies": (
+        lambda m: _build("TransformerSeq2Seq", share_embeddings=True),
+        ValueError,
+        "Received: share_embeddings=True$",
+    ),
+    "transformer_unknown_config": (
+        lambda m: TransformerSeq2Seq.from_named_config(
+            "transformer_huge", m["source"], m["target"]
+        ),
+        ValueError,
+        r"\['transformer_base', 'transformer_big', 'transformer_small', 'transformer_tiny'\]"
+        r". Received: config_name=transformer_huge$",
+    ),
+    "transformer_max_length_above_cache": (
+        lambda m: m["TransformerSeq2Seq"].translate("seven", max_length=11),
+        ValueError,
+        "cannot exceed 10. Received: max_length=11$",
+    ),
+    "transformer_numpy_max_length_above_cache": (
+        lambda m: m["TransformerSeq2Seq"].translate("seven", max_length=np.int64(11)),
+        ValueError,
+        "cannot exceed 10. Received: max_length=11$",
+    ),
+    "seq2seq_from_corpus_empty": (
+        lambda m: Seq2SeqRNN.from_corpus([]),
+        ValueError,
+        "at least one \\(source, target\\) pair",
+    ),
+    "seq2seq_from_corpus_none": (
+        lambda m: Seq2SeqRNN.from_corpus(None),
+        TypeError,
+        "Received: pairs=None$",
+    ),
+    "seq2seq_from_corpus_string": (
+        lambda m: Seq2SeqRNN.from_corpus("forty two"),
+        TypeError,
+        "Received: pairs='forty two'$",
+    ),
+    "seq2seq_from_corpus_not_pairs": (
+        lambda m: Seq2SeqRNN.from_corpus([("seven",)]),
+        ValueError,
+        r"Received: pair=\('seven',\)$",
+    ),
+    "seq2seq_from_corpus_feature_dicts": (
+        lambda m: Seq2SeqRNN.from_corpus(_dataset({"source": ["a"], "target": ["b"]})),
+        ValueError,
+        "Received: pair=",
+    ),
+    "seq2seq_from_corpus_non_string": (
+        lambda m: Seq2SeqRNN.from_corpus([("seven", 7)]),
+        TypeError,
+        r"corpus of strings. Received: texts items \[7\]$",
+    ),
+    "seq2seq_from_corpus_blank": (
+        lambda m: Seq2SeqRNN.from_corpus([("", " ")]),
+        ValueError,
+        "every text is empty or blank",
+    ),
+    "seq2seq_from_corpus_mode": (
+        lambda m: Seq2SeqRNN.from_corpus(PAIRS, source_mode="bytes"),
+        ValueError,
+        "Received: mode='bytes'$",
+    ),
+    "seq2seq_from_corpus_vocabulary_size_4": (
+        lambda m: TransformerSeq2Seq.from_corpus(PAIRS, vocabulary_size=4),
+        ValueError,
+        "int > 4.*Received: vocabulary_size=4$",
+    ),
+    "captioner_no_tokenizer": (
+        lambda m: RNNCaptioner(None),
+        ValueError,
+        "Received: tokenizer=None$",
+    ),
+    "captioner_image_size_int": (
+        lambda m: _build("AttentionCaptioner", image_size=32),
+        ValueError,
+        "Received: image_size=32$",
+    ),
+    "captioner_num_channels_2": (
+        lambda m: _build("RNNCaptioner", num_channels=2),
+        ValueError,
+        "1 or 3. Received: num_channels=2$",
+    ),
+    "captioner_max_caption_length_1": (
+        lambda m: _build("TransformerCaptioner", max_caption_length=1),
+        ValueError,
+        "Received: max_caption_length=1$",
+    ),
+    "captioner_filters_empty": (
+        lambda m: _build("RNNCaptioner", filters=()),
+        ValueError,
+        r"Received: filters=\(\)$",
+    ),
+    "captioner_backbone_unknown": (
+        lambda m: _build("AttentionCaptioner", backbone="alexnet"),
+        ValueError,
+        "Received: backbone='alexnet'$",
+    ),
+    "captioner_rnn_type_unknown": (
+        lambda m: _build("AttentionCaptioner", rnn_type="vanilla"),
+        ValueError,
+        "rnn_type",
+    ),
+    "transformer_captioner_patch_not_dividing": (
+        lambda m: _build("TransformerCaptioner", patch_size=5),
+        ValueError,
+        "Received: patch_size=5$",
+    ),
+    "transformer_captioner_num_heads_not_dividing": (
+        lambda m: _build("TransformerCaptioner", num_heads=3),
+        ValueError,
+        "Received: num_heads=3$",
+    ),
+    "transformer_captioner_attention_layer": (
+        lambda m: _build("TransformerCaptioner", attention_layer=2),
+        ValueError,
+        "Received: attention_layer=2$",
+    ),
+    "transformer_captioner_unknown_config": (
+        lambda m: TransformerCaptioner.from_named_config("huge", m["captions"]),
+        ValueError,
+        r"\['transformer_captioner_base', 'transformer_captioner_tiny_digits'\]"
+        r". Received: config_name=huge$",
+    ),
+    "transformer_captioner_max_length_above_cache": (
+        lambda m: m["TransformerCaptioner"].caption(IMAGE, max_length=7),
+        ValueError,
+        "cannot exceed 6. Received: max_length=7$",
+    ),
+    "captioner_from_corpus_empty": (
+        lambda m: RNNCaptioner.from_corpus([]),
+        ValueError,
+        "at least one \\(image, caption\\) pair",
+    ),
+    "captioner_from_corpus_none": (
+        lambda m: RNNCaptioner.from_corpus(None),
+        TypeError,
+        "Received: pairs=None$",
+    ),
+    "captioner_from_corpus_grey_without_channel_axis": (
+        lambda m: AttentionCaptioner.from_corpus([(np.zeros((32, 32)), "one")]),
+        ValueError,
+        r"image\[\.\.\., None\].*Received: image.shape=\(32, 32\)$",
+    ),
+    "captioner_from_corpus_non_string": (
+        lambda m: RNNCaptioner.from_corpus([(IMAGE[0], 5)]),
+        TypeError,
+        r"Received: captions items \[5\]$",
+    ),
+    "captioner_from_corpus_feature_dicts": (
+        lambda m: TransformerCaptioner.from_corpus(_dataset({"image": IMAGE, "caption": ["a"]})),
+        ValueError,
+        "Received: element_spec=",
+    ),
+    "vit_unknown_config": (
+        lambda m: VisionTransformer.from_config_name("vit_x99", num_classes=3),
+        ValueError,
+        "Known: vit_ti16, .*vit_micro_digits. Received: config_name='vit_x99'$",
+    ),
+    "vit_num_heads_not_dividing": (
+        lambda m: _vit(num_heads=3),
+        ValueError,
+        "Received: hidden_dim=16, num_heads=3$",
+    ),
+    "vit_num_heads_0": (lambda m: _vit(num_heads=0), ValueError, "Received: num_heads=0$"),
+    "vit_num_classes_0": (lambda m: _vit(num_classes=0), ValueError, "Received: num_classes=0$"),
+    "vit_patch_not_dividing": (
+        lambda m: _vit(patch_size=5),
+        ValueError,
+        "Received: image_size=32, patch_size=5$",
+    ),
+    "vit_predict_wrong_size": (
+        # A fresh model: a failed `predict` may leave a half-made predict function.
+        lambda m: _vit().predict(np.zeros((1, 28, 28, 1)), verbose=0),
+        ValueError,
+        # Keras's input check, or on JAX the patch encoder's.
+        r"expected shape=\(None, 32, 32, 1\)|of shape \(batch, 32, 32, 1\). Received: images.sh",
+    ),
+    "vit_predict_wrong_channels": (
+        lambda m: _vit().predict(np.zeros((1, 32, 32, 3)), verbose=0),
+        ValueError,
+        r"Expected images of shape \(batch, 32, 32, 1\). Received: images.shape=\(1, 32, 32, 3\)",
+    ),
+    "vit_attention_maps_wrong_size": (
+        lambda m: m["VisionTransformer"].attention_maps(np.zeros((1, 28, 28, 1))),
+        ValueError,
+        r"\(None, 32, 32, 1\).*Received: images.shape=\(1, 28, 28, 1\)$",
+    ),
+    "vit_attention_maps_rank_3": (
+        lambda m: m["VisionTransformer"].attention_maps(np.zeros((32, 32, 1))),
+        ValueError,
+        r"image\[None\]`. Received: images.shape=\(32, 32, 1\)$",
+    ),
+    "vit_attention_maps_empty": (
+        lambda m: m["VisionTransformer"].attention_maps(np.zeros((0, 32, 32, 1))),
+        ValueError,
+        r"Received: images.shape=\(0, 32, 32, 1\)$",
+    ),
+    "vit_attention_maps_nan": (
+        lambda m: m["VisionTransformer"].attention_maps(_image_with(np.nan)),
+        ValueError,
+        "Received: 1 non-finite values$",
+    ),
+    "vit_attention_maps_strings": (
+        lambda m: m["VisionTransformer"].attention_maps(np.full((1, 32, 32, 1), "x")),
+        TypeError,
+        "Received: images.dtype=<U1$",
+    ),
+    "vit_attention_maps_batch_size_0": (
+        lambda m: m["VisionTransformer"].attention_maps(IMAGE, batch_size=0),
+        ValueError,
+        "Received: batch_size=0$",
+    ),
+}
+
+CASES = [
+    pytest.param(lambda m, f=call, n=name: f(m[n]), error, message, id=f"{name}-{case}")
+    for name in TRANSLATORS
+    for case, (call, error, message) in TRANSLATE_CASES.items()
+]
+CASES += [
+    pytest.param(lambda m, f=call, n=name: f(m[n]), error, message, id=f"{name}-{case}")
+    for name in CAPTIONERS
+    for case, (call, error, message) in CAPTION_CASES.items()
+]
+CASES += [
+    pytest.param(call, error, message, id=case)
+    for case, (call, error, message) in MODEL_CASES.items()
+]
+
+
+@pytest.mark.parametrize("call, error, message", CASES)
+def test_bad_input_raises_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call(_models())
+
+
+# Documented handling rather than errors.
+
+
+@pytest.mark.parametrize("name", TRANSLATORS)
+def test_unknown_empty_and_long_sources(name):
+    """Unknown characters -> [UNK]; "" -> [STOP] alone; too long -> truncated, warned."""
+    model = _models()[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        result = model.translate(["§eve☃", ""])
+    assert result.input_tokens == [["[UNK]", "e", "v", "e", "[UNK]", "[STOP]"], ["[STOP]"]]
+    assert len(result.text) == 2
+    with pytest.warns(UserWarning, match="1 source.*max_source_length=12.*truncated"):
+        result = model.translate(["forty two forty two", "seven"])
+    assert len(result.input_tokens[0]) == 12 and result.input_tokens[0][-1] == "[STOP]"
+    assert result.input_tokens[0][:11] == list("forty two f")
+
+
+def test_rnn_decoders_have_no_length_buffer():
+    """RNN models take any `max_length`: it only sizes the output."""
+    result = _models()["Seq2SeqRNN"].translate("seven", max_length=25)
+    assert result.ids.shape == (1, 25)
+
+
+@pytest.mark.parametrize("name", CAPTIONERS)
+def test_pixel_scales(name):
+    """uint8 and float 0-255 pixels agree; [0, 1] or out-of-range floats warn."""
+    model = _models()[name]
+    images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 1)).astype("uint8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        expected = model.caption(images).ids
+        np.testing.assert_array_equal(model.caption(images.astype("float32")).ids, expected)
+    with pytest.warns(UserWarning, match="multiply by 255"):
+        model.caption(images / 255.0)
+    with pytest.warns(UserWarning, match="Received: pixels from min=-1 to max=1"):
+        model.caption(images / 127.5 - 1.0)
+
+
+def test_vit_takes_uint8_and_float_pixels_alike():
+    model = _models()["VisionTransformer"]
+    images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 1)).astype("uint8")
+    np.testing.assert_allclose(
+        model.attention_maps(images), model.attention_maps(images.astype("float32")), atol=1e-6
+    )

@@ -1,0 +1,100 @@
+"""Bad names, configs, splits and keys for the dataset loader: a table of
+case id -> (call, exception, message regex); every message lists the valid names."""
+
+import pytest
+
+from keras_seqattn import datasets
+
+pytestmark = pytest.mark.backend_independent(reason="data pipeline; no Keras backend involved")
+NAME = "number_words/en_to_de"
+EMBEDDED = ", ".join(datasets.EMBEDDED_DATASETS)
+# Split names in the order of the dataset info, which varies by dataset.
+SPLITS = r"Valid splits: (?=[^.]*train)(?=[^.]*validation)(?=[^.]*test)"
+
+CASES = {
+    "name_none": (
+        lambda d: datasets.load(None, data_dir=d),
+        TypeError,
+        f"Embedded datasets: {EMBEDDED}. Received: name=None$",
+    ),
+    "name_int": (lambda d: datasets.load(5, data_dir=d), TypeError, "Received: name=5$"),
+    "name_empty": (
+        lambda d: datasets.load("", data_dir=d),
+        ValueError,
+        f"Unknown dataset ''. Embedded datasets: {EMBEDDED};",
+    ),
+    "name_unknown": (
+        lambda d: datasets.load("number_wordz/en_to_de", data_dir=d),
+        ValueError,
+        f"Embedded datasets: {EMBEDDED};.*Received: name='number_wordz/en_to_de'$",
+    ),
+    "pairs_name_unknown": (
+        lambda d: datasets.load_translation_pairs("nope", data_dir=d),
+        ValueError,
+        "Unknown dataset 'nope'",
+    ),
+    "captions_name_none": (
+        lambda d: datasets.load_caption_pairs(None, data_dir=d),
+        TypeError,
+        "Received: name=None$",
+    ),
+    "config_unknown": (
+        lambda d: datasets.load("number_words/en_to_it", data_dir=d),
+        ValueError,
+        "Valid configs: en_to_de, en_to_fr, en_to_es. Received: name='number_words/en_to_it'$",
+    ),
+    "config_of_configless_dataset": (
+        lambda d: datasets.load("digits/large", data_dir=d),
+        ValueError,
+        r"Valid configs: none \(use the bare name\)",
+    ),
+    "split_unknown": (
+        lambda d: datasets.load(NAME, split="tran", data_dir=d),
+        ValueError,
+        f"Unknown split 'tran'.*{SPLITS}.*Received: split='tran'$",
+    ),
+    "split_unknown_in_a_sum": (
+        lambda d: datasets.load(NAME, split="train+dev[:10]", data_dir=d),
+        ValueError,
+        f"Unknown split 'dev'.*{SPLITS}",
+    ),
+    "split_int": (
+        lambda d: datasets.load(NAME, split=0, data_dir=d),
+        TypeError,
+        f"{SPLITS}.*Received: split=0$",
+    ),
+    "pairs_split_unknown": (
+        lambda d: datasets.load_translation_pairs(NAME, split="dev", data_dir=d),
+        ValueError,
+        SPLITS,
+    ),
+    "download_mode_unknown": (
+        lambda d: datasets.load(NAME, download_mode="always", data_dir=d),
+        ValueError,
+        r"\['reuse_dataset_if_exists', .*'force_redownload'\]. Received: download_mode='always'$",
+    ),
+    "pairs_key_unknown": (
+        lambda d: datasets.load_translation_pairs(NAME, source="english", data_dir=d),
+        ValueError,
+        "no feature 'english' .*Its features: source, target, number",
+    ),
+    "captions_of_a_text_dataset": (
+        lambda d: datasets.load_caption_pairs(NAME, data_dir=d),
+        ValueError,
+        "has no feature 'image' for caption pairs. Its features: source, target, number",
+    ),
+    "labels_of_a_text_dataset": (
+        lambda d: datasets.load_image_labels(NAME, data_dir=d),
+        ValueError,
+        "has no feature 'image' for image labels",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "call, error, message", [pytest.param(*case, id=name) for name, case in CASES.items()]
+)
+def test_bad_input_raises_a_clear_error(prepared, data_dir, call, error, message):
+    prepared(NAME)
+    with pytest.raises(error, match=message):
+        call(data_dir)
