@@ -3,17 +3,20 @@
 import keras
 from keras import ops
 
+from keras_seqattn.layers._checks import (
+    check_dim,
+    check_dropout,
+    check_integer,
+    check_positive_int,
+    check_rank,
+)
+
 RNN_TYPES = ("gru", "lstm")
 
 
 def check_rnn_type(rnn_type):
     if rnn_type not in RNN_TYPES:
         raise ValueError(f"`rnn_type` must be one of {RNN_TYPES}. Received: rnn_type={rnn_type}")
-
-
-def check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
 
 
 def check_rnn_args(vocabulary_size, embedding_dim, units, rnn_type, dropout):
@@ -25,8 +28,13 @@ def check_rnn_args(vocabulary_size, embedding_dim, units, rnn_type, dropout):
     ]:
         check_positive_int(name, value)
     check_rnn_type(rnn_type)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+    check_dropout(dropout)
+
+
+def check_token_ids(token_ids):
+    """Int `(batch, T)` token ids; an embedding would silently truncate floats."""
+    check_rank("token_ids", token_ids, 2, "(batch, T)")
+    check_integer("token_ids", token_ids)
 
 
 def num_states(rnn_type):
@@ -77,6 +85,7 @@ class RNNDecoderBase(keras.layers.Layer):
         self.dropout = dropout
 
     def _build_rnn_parts(self, context_dim):
+        self._context_dim = context_dim
         self.embedding = keras.layers.Embedding(
             self.vocabulary_size,
             self.embedding_dim,
@@ -107,6 +116,14 @@ class RNNDecoderBase(keras.layers.Layer):
                     f"Received: state shapes={[tuple(t.shape) for t in state]}"
                 )
         return tuple(state)
+
+    def _check_inputs(self, token_ids, context_name, context, context_rank):
+        """`token_ids` `(batch, T)` ints; `context` of `context_rank` and the built width."""
+        check_token_ids(token_ids)
+        layout = "(batch, context_dim)" if context_rank == 2 else "(batch, S, value_dim)"
+        check_rank(context_name, context, context_rank, layout)
+        what = "context_dim" if context_rank == 2 else "value_dim"
+        check_dim(context_name, context, -1, self._context_dim, what)
 
     def _logits(self, rnn_output, context):
         return self.output_dense(ops.concatenate([rnn_output, context], axis=-1))

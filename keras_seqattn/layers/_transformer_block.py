@@ -3,6 +3,13 @@
 import keras
 from keras import ops
 
+from keras_seqattn.layers._checks import (
+    check_dropout,
+    check_positive_int,
+    check_positive_number,
+    get_activation,
+)
+
 
 class TransformerBlock(keras.layers.Layer):
     """Base of `TransformerEncoder` and `TransformerDecoder`.
@@ -25,16 +32,16 @@ class TransformerBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_positive_int("num_heads", num_heads)
-        _check_positive_int("intermediate_dim", intermediate_dim)
+        check_positive_int("num_heads", num_heads)
+        check_positive_int("intermediate_dim", intermediate_dim)
         if key_dim is not None:
-            _check_positive_int("key_dim", key_dim)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+            check_positive_int("key_dim", key_dim)
+        check_dropout(dropout)
+        check_positive_number("layer_norm_epsilon", layer_norm_epsilon)
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
-        self.activation = keras.activations.get(activation)
+        self.activation = get_activation(activation)
         self.layer_norm_epsilon = layer_norm_epsilon
         self.normalize_first = normalize_first
         self.key_dim = key_dim
@@ -131,11 +138,6 @@ class TransformerBlock(keras.layers.Layer):
         return config
 
 
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
-
-
 def head_dim(hidden_dim, num_heads, key_dim=None):
     """`key_dim`, or `hidden_dim // num_heads` when that divides evenly."""
     if key_dim is not None:
@@ -148,7 +150,22 @@ def head_dim(hidden_dim, num_heads, key_dim=None):
     return hidden_dim // num_heads
 
 
-def merge_padding_and_attention_mask(inputs, padding_mask, attention_mask):
+def zero_padding(sequence, padding_mask):
+    """`sequence` `(B, S, D)` with its padded positions set to 0.
+
+    Padded keys and values get zero attention weight, but `0 * NaN` is NaN and
+    a masked softmax adds its large negative number to a NaN score: zeroing
+    them first keeps NaN or inf padding out of the outputs at real positions.
+    """
+    if padding_mask is None:
+        return sequence
+    keep = ops.cast(padding_mask, "bool")[:, :, None]  # (B, S, 1)
+    return ops.where(keep, sequence, ops.zeros_like(sequence))
+
+
+def merge_padding_and_attention_mask(
+    inputs, padding_mask, attention_mask, padding_mask_name="padding_mask"
+):
     """One boolean `(B, T, S)` mask from a `(B, S)` padding mask and a `(B, T, S)` mask.
 
     `inputs` is the query sequence, `(B, T, D)`; with no `attention_mask` the
@@ -159,8 +176,8 @@ def merge_padding_and_attention_mask(inputs, padding_mask, attention_mask):
     if padding_mask is not None:
         if len(padding_mask.shape) != 2 or not _same_dim(padding_mask.shape[1], length):
             raise ValueError(
-                f"`padding_mask` must have shape (batch, {length}). "
-                f"Received: padding_mask.shape={tuple(padding_mask.shape)}"
+                f"`{padding_mask_name}` must have shape (batch, {length}). "
+                f"Received: {padding_mask_name}.shape={tuple(padding_mask.shape)}"
             )
         mask = ops.cast(padding_mask, "bool")[:, None, :]  # (B, 1, T)
     if attention_mask is not None:

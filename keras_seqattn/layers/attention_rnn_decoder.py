@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_seqattn.layers._checks import check_positive_int
 from keras_seqattn.layers._rnn import RNNDecoderBase, cell_step
 from keras_seqattn.layers.bahdanau_attention import BahdanauAttention
 
@@ -82,6 +83,8 @@ class AttentionRNNDecoder(RNNDecoderBase):
         super().__init__(
             vocabulary_size, embedding_dim, units, rnn_type=rnn_type, dropout=dropout, **kwargs
         )
+        if attention_units is not None:
+            check_positive_int("attention_units", attention_units)
         self.attention_units = attention_units
         self.score_mode = score_mode
         self.context_gate = context_gate
@@ -146,6 +149,8 @@ class AttentionRNNDecoder(RNNDecoderBase):
         return self._logits(output, context), new_state, weights
 
     def call(self, token_ids, initial_state, values, padding_mask=None, training=None):
+        self._check_inputs(token_ids, "values", values, context_rank=3)
+        self.attention.check_padding_mask(padding_mask, values)
         state = self._check_state(initial_state)
         keys = self.precompute(values)
         x = self.embedding_dropout(self.embedding(token_ids), training=training)

@@ -3,6 +3,15 @@
 import keras
 from keras import ops
 
+from keras_seqattn.layers._checks import (
+    check_dim,
+    check_dropout,
+    check_floating,
+    check_positive_int,
+    check_rank,
+    check_same_batch,
+)
+
 SCORE_MODES = ("additive", "dot", "cosine")
 
 
@@ -38,7 +47,9 @@ class BahdanauAttention(keras.layers.Layer):
     Call arguments:
         query: `(batch, query_dim)` for one decoder step, or
             `(batch, Tq, query_dim)` for several.
-        value: encoder states `h`, `(batch, Tv, value_dim)`.
+        value: encoder states `h`, floating-point `(batch, Tv, value_dim)`;
+            `batch` may be 0. NaN or inf at a real position propagates to the
+            context; at a padded position it does not (it is zeroed first).
         keys: optional precomputed `project_keys(value)`, `(batch, Tv, units)`.
         padding_mask: optional boolean `(batch, Tv)`, `True` at real source
             positions.
@@ -64,14 +75,12 @@ class BahdanauAttention(keras.layers.Layer):
 
     def __init__(self, units, score_mode="additive", dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"`units` must be a positive int. Received: units={units}")
+        check_positive_int("units", units)
         if score_mode not in SCORE_MODES:
             raise ValueError(
                 f"`score_mode` must be one of {SCORE_MODES}. Received: score_mode={score_mode}"
             )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+        check_dropout(dropout)
         self.units = units
         self.score_mode = score_mode
         self.dropout = dropout
@@ -81,6 +90,7 @@ class BahdanauAttention(keras.layers.Layer):
         if value_shape is None:
             raise ValueError("BahdanauAttention needs a `value` input of rank 3.")
         self._check_ranks(query_shape, value_shape)
+        self._query_dim, self._value_dim = query_shape[-1], value_shape[-1]
         projection = dict(use_bias=False, dtype=self.dtype_policy)
         self.query_dense = keras.layers.Dense(self.units, name="query_dense", **projection)
         self.query_dense.build(query_shape)
@@ -116,8 +126,27 @@ class BahdanauAttention(keras.layers.Layer):
                 f"Received: query.shape={tuple(query_shape)}"
             )
 
+    def _check_value(self, value):
+        check_rank("value", value, 3, "(batch, Tv, value_dim)")
+        check_dim("value", value, -1, self._value_dim, "value_dim")
+        check_floating("value", value)
+
+    def check_padding_mask(self, padding_mask, value):
+        """`padding_mask` is `(batch, Tv)` for `value` `(batch, Tv, value_dim)`."""
+        if padding_mask is None:
+            return
+        length = value.shape[1]
+        if len(padding_mask.shape) != 2 or (
+            None not in (length, padding_mask.shape[1]) and padding_mask.shape[1] != length
+        ):
+            raise ValueError(
+                f"`padding_mask` must have shape (batch, {length}). "
+                f"Received: padding_mask.shape={tuple(padding_mask.shape)}"
+            )
+
     def project_keys(self, value):
         """`W_k h`, computed once per source sequence: `(batch, Tv, units)`."""
+        self._check_value(value)
         keys = self.key_dense(value)
         if self.score_mode == "cosine":
             keys = _l2_normalize(keys)
@@ -125,11 +154,24 @@ class BahdanauAttention(keras.layers.Layer):
 
     def call(self, query, value, keys=None, padding_mask=None, training=None):
         self._check_ranks(query.shape, value.shape)
+        check_dim("query", query, -1, self._query_dim, "query_dim")
+        check_same_batch("query", query, "value", value)
+        check_floating("query", query)
+        self._check_value(value)
+        self.check_padding_mask(padding_mask, value)
         single_step = len(query.shape) == 2
         if single_step:
             query = ops.expand_dims(query, 1)  # (batch, 1, query_dim)
         if keys is None:
             keys = self.project_keys(value)
+        elif len(keys.shape) != 3 or any(
+            None not in (got, want) and got != want
+            for got, want in zip(keys.shape[1:], (value.shape[1], self.units))
+        ):
+            raise ValueError(
+                f"`keys` must be `project_keys(value)`, of shape (batch, {value.shape[1]}, "
+                f"{self.units}). Received: keys.shape={tuple(keys.shape)}"
+            )
         queries = self.query_dense(query)  # (batch, Tq, units)
         if self.score_mode == "dot":
             queries = queries / ops.sqrt(ops.cast(self.units, queries.dtype))
@@ -139,6 +181,11 @@ class BahdanauAttention(keras.layers.Layer):
         if padding_mask is not None:
             padding_mask = ops.cast(padding_mask, "bool")
             mask = [None, padding_mask]
+            # A NaN key or value at a padded position would turn its zero
+            # weight into NaN: zero them first.
+            keep = padding_mask[:, :, None]  # (batch, Tv, 1)
+            value = ops.where(keep, value, ops.zeros_like(value))
+            keys = ops.where(keep, keys, ops.zeros_like(keys))
         context, weights = self.score_layer(
             [queries, value, keys],
             mask=mask,

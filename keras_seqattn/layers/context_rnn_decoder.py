@@ -50,12 +50,16 @@ class ContextRNNDecoder(RNNDecoderBase):
     """
 
     def build(self, token_ids_shape, initial_state_shape=None, context_shape=None):
-        if context_shape is None:
-            raise ValueError("ContextRNNDecoder needs a `context` input (batch, context_dim).")
+        if context_shape is None or len(context_shape) != 2:
+            raise ValueError(
+                "ContextRNNDecoder needs a `context` input of shape (batch, context_dim). "
+                f"Received: context.shape={None if context_shape is None else tuple(context_shape)}"
+            )
         self._build_rnn_parts(context_shape[-1])
         self.built = True
 
     def call(self, token_ids, initial_state, context, training=None):
+        self._check_inputs(token_ids, "context", context, context_rank=2)
         state = self._check_state(initial_state)
         x = self.embedding_dropout(self.embedding(token_ids), training=training)
         steps = ops.shape(x)[1]

@@ -56,6 +56,19 @@ class DoublyStochasticRegularizer(keras.layers.Layer):
         self.penalty_weight = penalty_weight
 
     def call(self, inputs, attention, mask=None):
+        if len(attention.shape) != 3:
+            raise ValueError(
+                "`attention` must have shape (batch, T, cells). "
+                f"Received: attention.shape={tuple(attention.shape)}"
+            )
+        steps = attention.shape[1]
+        if mask is not None and (
+            len(mask.shape) != 2 or None not in (steps, mask.shape[1]) and mask.shape[1] != steps
+        ):
+            raise ValueError(
+                f"`mask` must have shape (batch, {steps}), one entry per step of `attention`. "
+                f"Received: mask.shape={tuple(mask.shape)}"
+            )
         attention = ops.cast(attention, "float32")
         if mask is not None:
             attention = attention * ops.cast(mask, "float32")[:, :, None]  # (B, T, 1)

@@ -53,7 +53,9 @@ class ImageFeatureEncoder(keras.layers.Layer):
         **kwargs: other keyword arguments of `keras.layers.Layer`.
 
     Call arguments:
-        images: `(batch, height, width, channels)` pixels in `[0, 255]`.
+        images: `(batch, height, width, channels)` pixels in `[0, 255]`, of
+            the size the layer was built for; `batch` may be 0. NaN pixels
+            become 0; inf pixels propagate.
         training: Python boolean.
 
     Returns:
@@ -88,8 +90,12 @@ class ImageFeatureEncoder(keras.layers.Layer):
                 f'`backbone` must be "{SMALL_CNN}" or a keras.applications model name '
                 f'such as "MobileNetV2" or "ResNet50". Received: backbone={backbone!r}'
             )
-        filters = tuple(filters)
-        if not filters or not all(isinstance(f, int) and f > 0 for f in filters):
+        filters = tuple(filters) if isinstance(filters, (list, tuple)) else filters
+        if (
+            not isinstance(filters, tuple)
+            or not filters
+            or not all(isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in filters)
+        ):
             raise ValueError(
                 f"`filters` must be a non-empty tuple of positive ints. Received: filters={filters}"
             )
@@ -113,6 +119,7 @@ class ImageFeatureEncoder(keras.layers.Layer):
 
     def build(self, images_shape):
         height, width, channels = self._check_shape(images_shape)
+        self._image_shape = (height, width, channels)
         if self.backbone == SMALL_CNN:
             self.cnn = self._small_cnn((height, width, channels))
         else:
@@ -185,7 +192,12 @@ class ImageFeatureEncoder(keras.layers.Layer):
         return keras.Model(inputs, outputs, name=self.backbone.lower())
 
     def call(self, images, training=None):
-        self._check_shape(images.shape)
+        if tuple(self._check_shape(images.shape)) != self._image_shape:
+            raise ValueError(
+                "The layer was built for images of shape (batch, "
+                f"{', '.join(map(str, self._image_shape))}); resize them first. "
+                f"Received: images.shape={tuple(images.shape)}"
+            )
         images = ops.cast(images, self.compute_dtype)
         images = ops.where(ops.isnan(images), ops.zeros_like(images), images)
         features = self.cnn(images, training=training)  # (B, H', W', C')

@@ -8,7 +8,10 @@ from keras import ops
 
 def _pair(value, name):
     """`16` -> `(16, 16)`; `(32, 48)` stays; anything else is a `ValueError`."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
+    try:
+        pair = (value, value) if isinstance(value, int) else tuple(value)
+    except TypeError:
+        pair = ()
     if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
         raise ValueError(f"`{name}` must be an int or a pair of ints. Received: {name}={value}")
     if min(pair) < 1:
@@ -51,7 +54,8 @@ class PatchEncoder(keras.layers.Layer):
 
     Call arguments:
         images: `(batch, H, W, C)` images, any numeric dtype (cast to the
-            layer's compute dtype; rescale them beforehand).
+            layer's compute dtype; rescale them beforehand); `batch` may be 0.
+            NaN or inf pixels propagate to their patch's vector.
 
     Returns:
         `(batch, N + 1, hidden_dim)`, the class token first, or

@@ -4,6 +4,8 @@ import keras
 import keras_hub
 from keras import ops
 
+from keras_seqattn.layers._checks import check_dim, check_floating, check_positive_number
+
 POSITION_MODES = ("sinusoidal", "learned")
 
 
@@ -42,10 +44,11 @@ class PositionalEncoding(keras.layers.Layer):
         **kwargs: other keyword arguments of `keras.layers.Layer`.
 
     Call arguments:
-        inputs: `(batch, T, d)` embeddings.
+        inputs: floating-point `(batch, T, d)` embeddings (int token ids are
+            a `TypeError`); NaN or inf values pass through.
         start_index: int or int32 scalar tensor, the position of the first
-            token (`index` when decoding one token at step `index`). Defaults
-            to `0`.
+            token (`index` when decoding one token at step `index`); an int
+            must keep `start_index + T <= sequence_length`. Defaults to `0`.
 
     Returns:
         `inputs + PE[start_index : start_index + T]`, `(batch, T, d)`. The Keras
@@ -83,6 +86,7 @@ class PositionalEncoding(keras.layers.Layer):
             )
         if mode not in POSITION_MODES:
             raise ValueError(f"`mode` must be one of {POSITION_MODES}. Received: mode={mode}")
+        check_positive_number("max_wavelength", max_wavelength)
         self.sequence_length = sequence_length
         self.mode = mode
         self.max_wavelength = max_wavelength
@@ -97,6 +101,7 @@ class PositionalEncoding(keras.layers.Layer):
 
     def build(self, inputs_shape):
         self._check_length(inputs_shape)
+        self._dim = inputs_shape[-1]
         if self.mode == "sinusoidal":
             self.encoding = keras_hub.layers.SinePositionEncoding(
                 max_wavelength=self.max_wavelength,
@@ -128,12 +133,27 @@ class PositionalEncoding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0):
         self._check_length(inputs.shape)
+        check_floating("inputs", inputs)
+        if self.mode == "learned":
+            check_dim("inputs", inputs, -1, self._dim, "width")
+        self._check_start_index(start_index, inputs.shape[1])
         length = ops.shape(inputs)[1]
         positions = ops.arange(length, dtype="int32") + ops.cast(start_index, "int32")  # (T,)
         if self.mode == "sinusoidal":
             positions = ops.cast(positions, self.compute_dtype)
         encoding = self.encoding(inputs, positions=positions)  # (B, T, d)
         return inputs + ops.cast(encoding, inputs.dtype)
+
+    def _check_start_index(self, start_index, length):
+        """A Python int `start_index` must keep every position in the table."""
+        if not isinstance(start_index, int) or length is None:
+            return  # A tensor index is the decoding loop's to keep in range.
+        end = start_index + length - 1
+        if start_index < 0 or end >= self.sequence_length:
+            raise ValueError(
+                f"The input covers positions {start_index}..{end}, but the layer encodes "
+                f"positions 0..{self.sequence_length - 1}. Received: start_index={start_index}"
+            )
 
     def compute_mask(self, inputs, mask=None):
         return mask

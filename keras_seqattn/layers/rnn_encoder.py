@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_seqattn.layers._rnn import check_rnn_args, make_rnn, num_states
+from keras_seqattn.layers._rnn import check_rnn_args, check_token_ids, make_rnn, num_states
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
@@ -73,6 +73,11 @@ class RNNEncoder(keras.layers.Layer):
         return self.units * (2 if self.bidirectional else 1)
 
     def build(self, token_ids_shape):
+        if len(token_ids_shape) != 2:
+            raise ValueError(
+                "`token_ids` must have shape (batch, T). "
+                f"Received: token_ids.shape={tuple(token_ids_shape)}"
+            )
         self.embedding = keras.layers.Embedding(
             self.vocabulary_size,
             self.embedding_dim,
@@ -90,11 +95,7 @@ class RNNEncoder(keras.layers.Layer):
         self.built = True
 
     def call(self, token_ids, training=None):
-        if len(token_ids.shape) != 2:
-            raise ValueError(
-                "`token_ids` must have shape (batch, T). "
-                f"Received: token_ids.shape={token_ids.shape}"
-            )
+        check_token_ids(token_ids)
         mask = ops.not_equal(token_ids, 0)
         x = self.embedding_dropout(self.embedding(token_ids), training=training)
         outputs, *states = self.rnn(x, mask=mask, training=training)

@@ -6,10 +6,17 @@ import keras
 from keras import ops
 
 from keras_seqattn.generation._decoding import write_step
+from keras_seqattn.layers._checks import (
+    check_dim,
+    check_floating,
+    check_rank,
+    check_same_batch,
+)
 from keras_seqattn.layers._transformer_block import (
     TransformerBlock,
     head_dim,
     merge_padding_and_attention_mask,
+    zero_padding,
 )
 
 
@@ -58,8 +65,13 @@ class TransformerDecoder(TransformerBlock):
         **kwargs: other keyword arguments of `keras.layers.Layer`.
 
     Call arguments:
-        decoder_sequence: `(batch, T, hidden_dim)`, the embedded target.
-        encoder_sequence: `(batch, S, encoder_dim)`, the encoder outputs.
+        decoder_sequence: floating-point `(batch, T, hidden_dim)`, the
+            embedded target; `batch` may be 0.
+        encoder_sequence: floating-point `(batch, S, encoder_dim)`, the
+            encoder outputs. NaN or inf at a padded position of either
+            sequence does not reach the real positions (their keys and values
+            are zeroed); at a real position it propagates, and may reach
+            earlier target positions too through the masked softmax.
         decoder_padding_mask: optional boolean `(batch, T)`, `True` at real
             target positions.
         encoder_padding_mask: optional boolean `(batch, S)`, `True` at real
@@ -118,6 +130,8 @@ class TransformerDecoder(TransformerBlock):
                     f"`{name}` must have shape (batch, length, dim). "
                     f"Received: {name}.shape={None if shape is None else tuple(shape)}"
                 )
+        self._hidden_dim = decoder_sequence_shape[-1]
+        self._encoder_dim = encoder_sequence_shape[-1]
         self._head_dim = head_dim(decoder_sequence_shape[-1], self.num_heads, self.key_dim)
         self._build_attention(
             "self_attention", decoder_sequence_shape, decoder_sequence_shape, self._head_dim
@@ -137,26 +151,31 @@ class TransformerDecoder(TransformerBlock):
         return_attention_scores=False,
         training=None,
     ):
+        self._check_inputs(decoder_sequence, encoder_sequence)
         x = decoder_sequence
         length = ops.shape(x)[1]
         positions = ops.arange(length, dtype="int32")
         causal = ops.expand_dims(positions[:, None] >= positions[None, :], 0)  # (1, T, T)
-        self_mask = merge_padding_and_attention_mask(x, decoder_padding_mask, None)
+        self_mask = merge_padding_and_attention_mask(
+            x, decoder_padding_mask, None, padding_mask_name="decoder_padding_mask"
+        )
         self_mask = causal if self_mask is None else ops.logical_and(self_mask, causal)
         cross_mask = _check_encoder_padding_mask(encoder_padding_mask, encoder_sequence)
+        memory = zero_padding(encoder_sequence, cross_mask)  # (B, S, E)
         if cross_mask is not None:
             cross_mask = cross_mask[:, None, :]  # (B, 1, S)
 
         def self_attention(x):
+            keys = zero_padding(x, decoder_padding_mask)  # (B, T, D)
             return self._attend(
-                "self_attention", x, x, self_mask, return_attention_scores, training
+                "self_attention", x, keys, self_mask, return_attention_scores, training
             )  # (B, T, D), (B, h, T, T) or None
 
         def cross_attention(x):
             return self._attend(
                 "cross_attention",
                 x,
-                encoder_sequence,
+                memory,
                 cross_mask,
                 return_attention_scores,
                 training,
@@ -168,6 +187,15 @@ class TransformerDecoder(TransformerBlock):
         if return_attention_scores:
             return x, self_scores, cross_scores
         return x
+
+    def _check_inputs(self, decoder_sequence, encoder_sequence):
+        check_rank("decoder_sequence", decoder_sequence, 3, "(batch, T, hidden_dim)")
+        check_rank("encoder_sequence", encoder_sequence, 3, "(batch, S, encoder_dim)")
+        check_same_batch("decoder_sequence", decoder_sequence, "encoder_sequence", encoder_sequence)
+        check_dim("decoder_sequence", decoder_sequence, -1, self._hidden_dim, "hidden_dim")
+        check_dim("encoder_sequence", encoder_sequence, -1, self._encoder_dim, "encoder_dim")
+        check_floating("decoder_sequence", decoder_sequence)
+        check_floating("encoder_sequence", encoder_sequence)
 
     def precompute_cross(self, encoder_sequence):
         """The cross-attention keys and values, computed once per source.

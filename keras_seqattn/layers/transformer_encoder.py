@@ -2,10 +2,12 @@
 
 import keras
 
+from keras_seqattn.layers._checks import check_dim, check_floating, check_rank
 from keras_seqattn.layers._transformer_block import (
     TransformerBlock,
     head_dim,
     merge_padding_and_attention_mask,
+    zero_padding,
 )
 
 
@@ -45,7 +47,10 @@ class TransformerEncoder(TransformerBlock):
         **kwargs: other keyword arguments of `keras.layers.Layer`.
 
     Call arguments:
-        inputs: `(batch, T, hidden_dim)`.
+        inputs: floating-point `(batch, T, hidden_dim)`; `batch` may be 0.
+            NaN or inf at a real position propagates to every output; at a
+            padded position (`padding_mask` `False`) it does not reach the
+            real positions, whose keys and values are zeroed there.
         padding_mask: optional boolean `(batch, T)`, `True` at real positions.
         attention_mask: optional boolean `(batch, T, T)`, `True` where query `t`
             may attend to key `s`; combined with `padding_mask` by logical and.
@@ -96,6 +101,7 @@ class TransformerEncoder(TransformerBlock):
                 "`inputs` must have shape (batch, T, hidden_dim). "
                 f"Received: inputs.shape={tuple(inputs_shape)}"
             )
+        self._hidden_dim = inputs_shape[-1]
         key_dim = head_dim(inputs_shape[-1], self.num_heads, self.key_dim)
         self._build_attention("self_attention", inputs_shape, inputs_shape, key_dim)
         self._build_mlp(inputs_shape)
@@ -109,11 +115,15 @@ class TransformerEncoder(TransformerBlock):
         return_attention_scores=False,
         training=None,
     ):
+        check_rank("inputs", inputs, 3, "(batch, T, hidden_dim)")
+        check_dim("inputs", inputs, -1, self._hidden_dim, "hidden_dim")
+        check_floating("inputs", inputs)
         mask = merge_padding_and_attention_mask(inputs, padding_mask, attention_mask)
 
         def self_attention(x):
+            keys = zero_padding(x, padding_mask)  # (B, T, D)
             return self._attend(
-                "self_attention", x, x, mask, return_attention_scores, training
+                "self_attention", x, keys, mask, return_attention_scores, training
             )  # (B, T, D), (B, h, T, T) or None
 
         x, scores = self._residual("self_attention", inputs, self_attention, training)
