@@ -1,6 +1,10 @@
 """A translation model exported and run in a TensorFlow-only process and in LiteRT."""
 
 import json
+import pathlib
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -138,3 +142,31 @@ def test_word_piece_source_falls_back_to_token_ids(tmp_path):
     assert metadata["signatures"] == ["serving_default", "token_ids"]
     assert "tensorflow_text" in metadata["notes"][0]
     assert not (tmp_path / "export" / "model.tflite").exists()
+
+
+def test_saved_model_cli_lists_the_documented_signatures(exported):
+    """What `saved_model_cli show --all` (TF Serving's view of the model) prints."""
+    cli = pathlib.Path(sys.executable).with_name("saved_model_cli")
+    shown = subprocess.run(
+        [str(cli), "show", "--dir", str(exported["out"] / "saved_model"), "--all"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    blocks = re.split(r"signature_def\['(\w+)'\]:", shown.stdout)[1:]
+    signatures = dict(zip(blocks[::2], blocks[1::2]))
+    assert {"serving_default", "beam", "token_ids", "token_ids_beam", "attention"} <= set(
+        signatures
+    )
+    length = exported["model"].max_target_length
+    default = signatures["serving_default"]
+    assert re.search(r"inputs\['text'\] tensor_info:\s+dtype: DT_STRING\s+shape: \(-1\)", default)
+    assert re.search(r"outputs\['text'\] tensor_info:\s+dtype: DT_STRING\s+shape: \(-1\)", default)
+    assert re.search(
+        rf"outputs\['ids'\] tensor_info:\s+dtype: DT_INT32\s+shape: \(-1, {length}\)", default
+    )
+    ids = signatures["token_ids"]
+    assert re.search(
+        r"inputs\['source_ids'\] tensor_info:\s+dtype: DT_INT32\s+shape: \(-1, -1\)", ids
+    )
