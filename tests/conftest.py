@@ -6,6 +6,9 @@ backend. Two markers decide what runs where:
 - `backend_independent(reason=...)`: the test touches no Keras backend (data
   pipelines, packaging, lint), so it runs once, in the tensorflow pass.
 - `only_backend(name, reason=...)`: the test is meaningful on one backend only.
+- `own_processes(reason=...)`: the test only starts processes of its own, which
+  choose their backend themselves (notebooks, benchmark scripts); it runs once,
+  in the torch pass, CI's shortest.
 """
 
 import os
@@ -30,6 +33,10 @@ import pytest  # noqa: E402
 
 BACKEND = keras.backend.backend()
 PRIMARY_BACKEND = "tensorflow"
+# The pass that takes the tests which only start processes of their own (with their
+# own KERAS_BACKEND): the torch pass, the shortest, so the three passes that run side
+# by side end near one another.
+OWN_PROCESSES_PASS = "torch"
 
 
 def pytest_report_header(config):
@@ -42,6 +49,11 @@ def pytest_collection_modifyitems(config, items):
         if marker is not None and BACKEND != PRIMARY_BACKEND:
             item.add_marker(
                 pytest.mark.skip(reason=f"backend independent; runs in the {PRIMARY_BACKEND} pass")
+            )
+        marker = item.get_closest_marker("own_processes")
+        if marker is not None and BACKEND != OWN_PROCESSES_PASS:
+            item.add_marker(
+                pytest.mark.skip(reason=f"runs its own processes; in the {OWN_PROCESSES_PASS} pass")
             )
         marker = item.get_closest_marker("only_backend")
         if marker is not None:

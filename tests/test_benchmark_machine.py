@@ -54,7 +54,7 @@ def test_flop_count_matches_closed_form():
 
 
 @pytest.mark.slow
-@pytest.mark.only_backend("tensorflow", reason="one smoke run of the script is enough")
+@pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
 def test_machine_efficiency_smoke(tmp_path):
     run_smoke("machine_efficiency.py", tmp_path)
     report = json.loads((tmp_path / "machine_efficiency_smoke.json").read_text())
@@ -77,7 +77,7 @@ def test_machine_efficiency_smoke(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.only_backend("tensorflow", reason="one smoke run of the script is enough")
+@pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
 def test_backend_throughput_smoke(tmp_path):
     run_smoke("backend_throughput.py", tmp_path)
     report = json.loads((tmp_path / "backend_throughput_smoke.json").read_text())

@@ -8,7 +8,7 @@ from tests.test_benchmarks import run_smoke
 
 
 @pytest.mark.slow
-@pytest.mark.only_backend("tensorflow", reason="one smoke run of the script is enough")
+@pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
 def test_rnn_vs_transformer_smoke(tmp_path):
     run_smoke("rnn_vs_transformer.py", tmp_path)
     report = json.loads((tmp_path / "rnn_vs_transformer_smoke.json").read_text())

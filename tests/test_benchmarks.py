@@ -15,13 +15,17 @@ def run_smoke(script, out, *args):
     """Runs `benchmarks/<script> --smoke --out <out> [args]`; fails with its stderr."""
     command = [sys.executable, str(REPO / "benchmarks" / script), "--smoke", "--out", str(out)]
     result = subprocess.run(
-        command + list(args), capture_output=True, text=True, env=dict(os.environ), timeout=900
+        command + list(args),
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.mark.slow
-@pytest.mark.only_backend("tensorflow", reason="one smoke run of the script is enough")
+@pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
 def test_seq2seq_quality_smoke(tmp_path):
     run_smoke("seq2seq_quality.py", tmp_path, "--dataset", "date_normalization")
     report = json.loads((tmp_path / "seq2seq_quality_tensorflow_smoke.json").read_text())
@@ -33,7 +37,7 @@ def test_seq2seq_quality_smoke(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.only_backend("tensorflow", reason="one smoke run of the script is enough")
+@pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
 def test_vit_digits_smoke(tmp_path):
     run_smoke("vit_digits.py", tmp_path)
     report = json.loads((tmp_path / "vit_digits_tensorflow_smoke.json").read_text())
@@ -46,7 +50,7 @@ def test_vit_digits_smoke(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.only_backend("tensorflow", reason="one smoke run of the script is enough")
+@pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
 def test_captioning_quality_smoke(tmp_path):
     run_smoke("captioning_quality.py", tmp_path)
     report = json.loads((tmp_path / "captioning_quality_tensorflow_smoke.json").read_text())
@@ -58,7 +62,7 @@ def test_captioning_quality_smoke(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.only_backend("tensorflow", reason="one smoke run of the script is enough")
+@pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
 def test_transformer_speed_smoke(tmp_path):
     run_smoke("transformer_speed.py", tmp_path)
     report = json.loads((tmp_path / "transformer_speed_tensorflow_smoke.json").read_text())
@@ -71,7 +75,7 @@ def test_transformer_speed_smoke(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.only_backend("tensorflow", reason="the export runs on the TensorFlow backend")
+@pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
 def test_export_latency_smoke(tmp_path):
     run_smoke("export_latency.py", tmp_path)
     report = json.loads((tmp_path / "export_latency_tensorflow_smoke.json").read_text())

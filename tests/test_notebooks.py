@@ -55,9 +55,8 @@ def test_notebook_matches_its_jupytext_source(name):
 
 
 @pytest.mark.slow
-@pytest.mark.only_backend(
-    "tensorflow",
-    reason="the notebooks pick their backend from KERAS_BACKEND; one backend keeps CI short",
+@pytest.mark.own_processes(
+    reason="each notebook runs in its own kernel, on TensorFlow; one backend keeps CI short"
 )
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_in_small_mode(name, tmp_path, monkeypatch):
