@@ -59,6 +59,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.directory = pathlib.Path(directory)
         self.initial_epoch = 0
         self.history = {}
+        self._weights = None  # the weights file `state.json` names now
 
     def read_state(self):
         """The saved state as a dict, or `None` where there is none."""
@@ -83,14 +84,14 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         state = self.read_state()
-        self.initial_epoch, self.history = 0, {}
+        self.initial_epoch, self.history, self._weights = 0, {}, None
         if state is None:
             return
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.model.trainable_variables)
         self.model.load_weights(self.directory / state["weights"])
-        self.initial_epoch = state["epoch"]
+        self.initial_epoch, self._weights = state["epoch"], state["weights"]
         self.history = {k: list(v) for k, v in state.get("history", {}).items()}
         # What `fit` reads to skip the epochs already trained (as `BackupAndRestore`).
         self.model._initial_epoch = self.initial_epoch
@@ -99,13 +100,13 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         self.directory.mkdir(parents=True, exist_ok=True)
-        previous = self.read_state()
-        weights = f"epoch-{epoch + 1}.weights.h5"
+        previous, weights = self._weights, f"epoch-{epoch + 1}.weights.h5"
         self.model.save_weights(self.directory / weights, overwrite=True)
         state = {"epoch": epoch + 1, "weights": weights, "history": self.history}
         write_text_atomically(self.directory / STATE, json.dumps(state, indent=1))
-        if previous is not None and previous["weights"] != weights:
-            (self.directory / previous["weights"]).unlink(missing_ok=True)
+        self._weights = weights
+        if previous is not None and previous != weights:
+            (self.directory / previous).unlink(missing_ok=True)
 
     def on_train_end(self, logs=None):
         self.model._initial_epoch = None  # A later `fit` starts where it is told to.
