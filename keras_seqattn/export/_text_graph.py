@@ -2,16 +2,17 @@
 
 A SavedModel that uses keras-hub's tokenizers needs the `tensorflow_text` custom
 ops (`FastWordpieceTokenizeWithOffsets`, `SentencepieceOp`, ...), which a server
-that imports only TensorFlow does not have. These functions use core ops only:
-a vocabulary constant, `tf.gather`, string joins and `tf.strings.regex_replace`
-for detokenisation in every mode, `tf.strings.unicode_split` and a
-`tf.lookup.StaticHashTable` for tokenisation in `"character"` mode (the one mode
-whose tokenisation core TensorFlow can express exactly).
+that imports only TensorFlow does not have. These use core ops only: a
+vocabulary constant, `tf.gather`, string joins and `tf.strings.regex_replace`
+for detokenisation; lookup tables, regular expressions and `tf.while_loop`s for
+tokenisation (`_word_piece_graph`, `_sentence_piece_graph`).
 """
 
 import tensorflow as tf
 
-from keras_seqattn.text import SequenceTokenizer
+from keras_seqattn.export._sentence_piece_graph import SentencePieceGraph
+from keras_seqattn.export._word_piece_graph import WordPieceGraph
+from keras_seqattn.text import SequenceTokenizer, _sentence_piece
 
 _SENTENCE_PIECE_SPACE = "\u2581"
 # What SentencePiece's DecodeIds writes for its unknown piece.
@@ -54,30 +55,46 @@ def detokenize(ids, vocabulary, mode):
     return text
 
 
-class CharacterTokenizer(tf.Module):
+class SourceTokenizer(tf.Module):
     """Strings -> source ids with `[STOP]`, as `Seq2SeqModel.tokenize_sources`.
 
-    Only for `"character"` mode. Rows are padded to the longest row of the batch
+    Every mode of `SequenceTokenizer`, with core TensorFlow ops only: characters
+    through a lookup table, word pieces through `WordPieceGraph`, sentence pieces
+    through `SentencePieceGraph`. Rows are padded to the longest row of the batch
     and truncated to `max_length` tokens, `[STOP]` kept last.
+
+    Args:
+        tokenizer: the model's source `SequenceTokenizer`.
+        max_length: int, the model's `max_source_length`.
     """
 
     def __init__(self, tokenizer, max_length):
         super().__init__()
-        if tokenizer.mode != "character":
-            raise ValueError(
-                "In-graph tokenisation with core TensorFlow ops exists for "
-                f"'character' mode only. Received: mode={tokenizer.mode!r}"
-            )
+        self.mode = tokenizer.mode
         self.lowercase = tokenizer.lowercase
         self.max_length = max_length
-        ids = tf.range(tokenizer.vocabulary_size, dtype=tf.int32)
-        initializer = tf.lookup.KeyValueTensorInitializer(tokenizer.vocabulary, ids)
-        self.table = tf.lookup.StaticHashTable(initializer, default_value=1)
+        if self.mode == "word_piece":
+            # keras-hub case folds each word after splitting: WordPieceGraph does.
+            self.pieces = WordPieceGraph(tokenizer.vocabulary, tokenizer.lowercase)
+        elif self.mode == "sentence_piece":
+            self.pieces = SentencePieceGraph(_sentence_piece.decode_proto(tokenizer.proto))
+        else:
+            ids = tf.range(tokenizer.vocabulary_size, dtype=tf.int32)
+            initializer = tf.lookup.KeyValueTensorInitializer(tokenizer.vocabulary, ids)
+            self.table = tf.lookup.StaticHashTable(initializer, default_value=1)
 
     def __call__(self, texts):
-        if self.lowercase:
-            texts = tf.strings.lower(texts, encoding="utf-8")
-        chars = tf.strings.unicode_split(texts, "UTF-8")  # ragged (batch, None)
-        tokens = tf.ragged.map_flat_values(self.table.lookup, chars)[:, : self.max_length - 1]
+        if self.mode == "word_piece":
+            tokens = self.pieces(texts)  # ragged (batch, None)
+        else:
+            # Both lowercase the whole text first, as `SequenceTokenizer` does.
+            if self.lowercase:
+                texts = tf.strings.lower(texts, encoding="utf-8")
+            if self.mode == "sentence_piece":
+                tokens = self.pieces(texts)  # ragged (batch, None)
+            else:
+                chars = tf.strings.unicode_split(texts, "UTF-8")  # ragged (batch, None)
+                tokens = tf.ragged.map_flat_values(self.table.lookup, chars)
+        tokens = tokens[:, : self.max_length - 1]
         stop = tf.fill([tf.shape(texts)[0], 1], 3)  # (batch, 1)
         return tf.concat([tokens, stop], axis=1).to_tensor(0)  # (batch, longest + 1)

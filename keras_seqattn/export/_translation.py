@@ -15,11 +15,12 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
     - `token_ids_beam` (when `beam_width > 1`): the same, beam search.
     - `attention` (models with attention): as `token_ids`, plus `attention`
       `(batch, L, *attention_shape)`.
-    - `serving_default`: with a `"character"` source tokenizer, `text` string
-      `(batch,)` in (tokenised in the graph) and the outputs of `token_ids`;
-      `beam` likewise with beam search. Other source modes have no core
-      TensorFlow tokeniser, so `serving_default` is then `token_ids` and a note
-      says so.
+    - `serving_default`: `text` string `(batch,)` in, tokenised in the graph
+      with core TensorFlow ops (`_text_graph.SourceTokenizer`, every mode of
+      `SequenceTokenizer`), and the outputs of `token_ids`; `beam` likewise
+      with beam search. A SentencePiece model that `SourceTokenizer` cannot
+      express (not BPE, or with user-defined pieces) makes `serving_default`
+      `token_ids`, and a note says so.
 
     TFLite (`model.tflite`): `source_ids` `(1, max_source_length)` -> `ids`,
     `lengths`, `scores`; `source_vocabulary.json` and `vocabulary.json` beside.
@@ -64,8 +65,17 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
         return {key: outputs[key] for key in ("ids", "lengths", "scores")}
 
     plan = ExportPlan()
-    if source.mode == "character":
-        tokenize = _text_graph.CharacterTokenizer(source, model.max_source_length)
+    try:
+        tokenize = _text_graph.SourceTokenizer(source, model.max_source_length)
+    except ValueError as error:
+        tokenize = None
+        plan.notes.append(
+            f"The source tokenizer has no core TensorFlow version ({error}), so the "
+            "SavedModel takes token ids, not strings: `serving_default` is `token_ids` "
+            "(source_ids in; text and ids out). Tokenise on the client with "
+            "source_vocabulary.json."
+        )
+    if tokenize is not None:
         plan.trackables.append(tokenize)
 
         def serve_text(text):
@@ -77,18 +87,9 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
         plan.endpoints.append(("serving_default", serve_text, [text_spec]))
         if beam_width > 1:
             plan.endpoints.append(("beam", serve_text_beam, [text_spec]))
-        plan.endpoints.append(("token_ids", serve_ids, [ids_spec]))
     else:
         plan.endpoints.append(("serving_default", serve_ids, [ids_spec]))
-        plan.endpoints.append(("token_ids", serve_ids, [ids_spec]))
-        plan.notes.append(
-            f"The source tokenizer's mode is {source.mode!r}: its tokenisation needs the "
-            "tensorflow_text custom ops, which a TensorFlow Serving or plain TensorFlow "
-            "process does not load, so the SavedModel takes token ids, not strings: "
-            "`serving_default` is `token_ids` (source_ids in; text and ids out). "
-            "Tokenise on the client with source_vocabulary.json, or train with "
-            "character tokens for a strings-in signature."
-        )
+    plan.endpoints.append(("token_ids", serve_ids, [ids_spec]))
     if beam_width > 1:
         plan.endpoints.append(("token_ids_beam", serve_ids_beam, [ids_spec]))
     if has_attention(model, ids_spec, settings):

@@ -39,9 +39,10 @@ def export_model(
       - `VisionTransformer`: `serving_default`, images -> probabilities, top-k.
       - captioners: `serving_default` (float images), `image_bytes` (JPEG/PNG),
         `beam` and, for attention models, `attention`; captions out.
-      - translation models: `serving_default` (strings in, for a `"character"`
-        source tokenizer; otherwise token ids), `beam`, `token_ids`,
-        `token_ids_beam` and, for attention models, `attention`.
+      - translation models: `serving_default` and `beam` (strings in,
+        tokenised in the graph with core TensorFlow ops in every tokenizer
+        mode), `token_ids`, `token_ids_beam` and, for attention models,
+        `attention`.
     - `model.tflite` (with `tflite=True`): batch 1, builtin ops only, greedy
       search; images in for image models, token ids in for text models, ids out.
     - `vocabulary.json` (and `source_vocabulary.json`): the token of each id.

@@ -134,13 +134,73 @@ def test_wrong_dtype_and_too_long_fail_at_the_signature(exported):
     assert "max_source_length" in report["error_6"]
 
 
-def test_word_piece_source_falls_back_to_token_ids(tmp_path):
-    model = Seq2SeqRNN.from_corpus(PAIRS, embedding_dim=4, hidden_dim=4, vocabulary_size=30)
-    with pytest.warns(UserWarning, match="tensorflow_text custom ops"):
+SUBWORD_PAIRS = [
+    ("forty two", "zweiundvierzig"),
+    ("seven hundred", "siebenhundert"),
+    ("Forty-seven", "siebenundvierzig"),
+    ("two hundred and seven", "zweihundertsieben"),
+]
+# Unknown characters, punctuation, case and spacing, which each tokenizer treats
+# its own way; the graph must treat them the same way.
+SUBWORD_TEXTS = ["forty two", "  SEVEN hundred!", "Straße zwölf", "two-hundred", ""]
+
+
+@pytest.mark.parametrize("mode", ["word_piece", "sentence_piece"])
+def test_subword_sources_take_strings_in_the_saved_model(tmp_path, mode):
+    model = Seq2SeqRNN.from_corpus(
+        SUBWORD_PAIRS,
+        source_mode=mode,
+        target_mode=mode,
+        vocabulary_size=40,
+        embedding_dim=8,
+        hidden_dim=8,
+        max_source_length=24,
+    )
+    randomize(model)
+    export_model(model, tmp_path / "export", beam_width=1)
+    metadata = json.loads((tmp_path / "export" / "export.json").read_text())
+    assert metadata["signatures"] == ["serving_default", "token_ids"]
+    assert metadata["notes"] == []
+    arrays = {"texts": np.array(SUBWORD_TEXTS)}
+    outputs, _ = serve(tmp_path / "export", arrays, [("serving_default", {"text": "texts"})])
+    expected = model.translate(SUBWORD_TEXTS)
+    np.testing.assert_array_equal(outputs["0/ids"], expected.ids)
+    assert list(outputs["0/text"]) == expected.text
+    assert len(set(expected.text)) > 1, "random weights gave one translation for every input"
+
+
+def test_unigram_sentence_piece_source_falls_back_to_token_ids(tmp_path):
+    import io
+
+    import sentencepiece
+
+    from keras_seqattn.text import SequenceTokenizer
+
+    writer = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter([source for source, _ in PAIRS] * 10),
+        model_writer=writer,
+        vocab_size=20,
+        model_type="unigram",
+        hard_vocab_limit=False,
+        minloglevel=2,
+        pad_id=0,
+        unk_id=1,
+        bos_id=2,
+        eos_id=3,
+        pad_piece="[PAD]",
+        unk_piece="[UNK]",
+        bos_piece="[START]",
+        eos_piece="[STOP]",
+    )
+    source = SequenceTokenizer(mode="sentence_piece", proto=writer.getvalue())
+    target = SequenceTokenizer.from_corpus([t for _, t in PAIRS], mode="character")
+    model = Seq2SeqRNN(source, target, embedding_dim=4, hidden_dim=4)
+    with pytest.warns(UserWarning, match="BPE models only"):
         export_model(model, tmp_path / "export", beam_width=1)
     metadata = json.loads((tmp_path / "export" / "export.json").read_text())
     assert metadata["signatures"] == ["serving_default", "token_ids"]
-    assert "tensorflow_text" in metadata["notes"][0]
+    assert "source_vocabulary.json" in metadata["notes"][0]
     assert not (tmp_path / "export" / "model.tflite").exists()
 
 

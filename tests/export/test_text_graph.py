@@ -1,0 +1,147 @@
+"""The exported graphs' tokenisers against `SequenceTokenizer`, on every mode.
+
+`SourceTokenizer` uses core TensorFlow ops only; `SequenceTokenizer` runs
+keras-hub and `tensorflow_text`'s custom ops (`FastWordpieceTokenizer`,
+`SentencepieceOp`): an independent implementation to compare with, id for id.
+"""
+
+import unicodedata
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from keras_seqattn import datasets
+from keras_seqattn.export import _text_graph
+from keras_seqattn.export._sentence_piece_graph import SentencePieceGraph
+from keras_seqattn.text import SequenceTokenizer
+
+pytestmark = pytest.mark.only_backend(
+    "tensorflow", reason="exported graphs are built on the TensorFlow backend"
+)
+
+MODES = [
+    ("word_piece", True),
+    ("word_piece", False),
+    ("sentence_piece", True),
+    ("sentence_piece", False),
+    ("character", True),
+]
+TRICKY = [
+    "",
+    "   ",
+    "Hello, World!",
+    "Straße  ÜBER\tdie\nBrücke",
+    "ｆｕｌｌ ｗｉｄｔｈ",
+    "日本語のテキスト",
+    "a\u00a0b",
+    "x" * 120,  # a word over FastWordpieceTokenizer's 100 bytes
+    "ß" * 60,  # 60 characters, 120 bytes
+    "zweiundvierzig!!",
+    "émoji 😀 ok",
+    "a--b",
+    "\u00ad soft hyphen",
+    "ǅungla İstanbul ﬁne ΣΑΣ ς",
+    "nul\x00 after",
+    "▁lower one▁",
+    "quatre-vingt-dix-neuf",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    pairs = datasets.load("number_words/en_to_de", split="train[:300]")
+    texts = []
+    for example in pairs.as_numpy_iterator():
+        texts += [example["source"].decode(), example["target"].decode()]
+    return texts
+
+
+@pytest.fixture(scope="module", params=MODES, ids=lambda mode: f"{mode[0]}-lower{mode[1]}")
+def tokenizers(request, corpus):
+    mode, lowercase = request.param
+    keras_tokenizer = SequenceTokenizer.from_corpus(
+        corpus, mode=mode, vocabulary_size=150, lowercase=lowercase
+    )
+    graph = _text_graph.SourceTokenizer(keras_tokenizer, max_length=100_000)
+    function = tf.function(graph, input_signature=[tf.TensorSpec([None], tf.string)])
+    return keras_tokenizer, function
+
+
+def _rows(ids):
+    """Padded ids -> lists without padding."""
+    return [[int(i) for i in row if i] for row in np.asarray(ids)]
+
+
+def _assert_same(tokenizers, texts):
+    keras_tokenizer, graph = tokenizers
+    expected = _rows(keras_tokenizer(texts, add_stop=True))
+    got = _rows(graph(tf.constant(texts, tf.string)))
+    mismatches = [(text, g, e) for text, g, e in zip(texts, got, expected) if g != e]
+    assert not mismatches, f"{len(mismatches)} of {len(texts)} differ, e.g. {mismatches[:3]}"
+
+
+def test_corpus_and_tricky_text_tokenise_as_in_keras(tokenizers, corpus):
+    _assert_same(tokenizers, corpus + TRICKY)
+
+
+def _without_composition(char):
+    """Characters a per-character normalisation table handles exactly (see _unicode_maps)."""
+    code = ord(char)
+    jamo = 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F or 0xA960 <= code <= 0xA97F
+    jamo = jamo or 0xD7B0 <= code <= 0xD7FF or 0xFFA0 <= code <= 0xFFDC
+    # A character that decomposes to a combining mark first could compose or
+    # reorder with the character before it.
+    return not jamo and not unicodedata.combining(unicodedata.normalize("NFKD", char)[0])
+
+
+WORDS = st.sampled_from(["forty", "two", "Zweiundvierzig", "Straße", "hundert", "und", "vingt"])
+ANY_CHARACTERS = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Mn", "Mc", "Me")).filter(
+        _without_composition
+    ),
+    max_size=6,
+)
+SEPARATORS = st.sampled_from([" ", "  ", "\t", "-", ", ", "", "\u3000", "!"])
+TEXTS = st.lists(
+    st.lists(st.one_of(WORDS, ANY_CHARACTERS, SEPARATORS), max_size=8).map("".join),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(texts=TEXTS)
+def test_any_composed_text_tokenises_as_in_keras(tokenizers, texts):
+    _assert_same(tokenizers, texts)
+
+
+def test_truncation_keeps_stop_last(corpus):
+    keras_tokenizer = SequenceTokenizer.from_corpus(corpus, mode="sentence_piece")
+    graph = _text_graph.SourceTokenizer(keras_tokenizer, max_length=5)
+    texts = ["one hundred and forty two thousand", "one", ""]
+    ids = np.asarray(graph(tf.constant(texts)))
+    expected = np.asarray(keras_tokenizer(texts, add_stop=True, sequence_length=5))
+    np.testing.assert_array_equal(ids, expected)  # padded to the longest row: 5
+
+
+def test_unsupported_sentence_piece_model_is_refused_by_name():
+    import io
+
+    import sentencepiece
+
+    writer = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(["one two three four five six seven"] * 20),
+        model_writer=writer,
+        vocab_size=30,
+        model_type="unigram",
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    with pytest.raises(ValueError, match="BPE models only. Received: kind='UNIGRAM'"):
+        SentencePieceGraph(writer.getvalue())
