@@ -149,9 +149,10 @@ plot_attention_heatmap(
 # %% [markdown]
 # ## Export: SavedModel for TF Serving, `.tflite` for LiteRT
 #
-# The SavedModel holds the encoder, the cached decoding loop and the detokenisation.
-# With SentencePiece sources `serving_default` takes token ids (see `serving.md`); we
-# call it with the model's own tokenizer and check that it answers like `translate()`.
+# The SavedModel holds the SentencePiece tokenisation (rewritten with core
+# TensorFlow ops, so TF Serving needs no `tensorflow_text`), the encoder, the cached decoding loop
+# and the detokenisation: strings in, strings out (see `serving.md`). We check
+# that it answers like `translate()`.
 
 # %%
 import numpy as np
@@ -164,8 +165,7 @@ folder = export_model(
 )
 print(sorted(path.name for path in folder.iterdir()))
 loaded = tf.saved_model.load(str(folder / "saved_model"))
-source_ids = model.tokenize_sources(sources)
-served = loaded.signatures["token_ids"](source_ids=tf.constant(source_ids))
+served = loaded.signatures["serving_default"](text=tf.constant(sources))
 served_text = [text.decode() for text in served["text"].numpy()]
 print(served_text)
 assert len(served_text) == len(sources)
@@ -174,7 +174,9 @@ print("SavedModel agrees with translate():", served_text == result.text)
 # %%
 from ai_edge_litert.interpreter import Interpreter
 
+# LiteRT runs builtin ops only, so the app tokenises: here with the model's tokenizer.
 runner = Interpreter(model_path=str(folder / "model.tflite")).get_signature_runner()
+source_ids = model.tokenize_sources(sources[:1])
 row = np.zeros((1, model.max_source_length), "int32")  # batch 1, zero-padded
 row[0, : source_ids.shape[1]] = source_ids[0]
 answer = runner(source_ids=row)

@@ -93,3 +93,20 @@ def test_export_latency_smoke(tmp_path):
             share = agreement.get("identical_rows", agreement.get("top1_agreement"))
             assert 0.0 <= share <= 1.0  # untrained models: near ties may differ
         assert result["bytes"]["tflite_float16"] < result["bytes"]["tflite_float32"]
+
+
+@pytest.mark.slow
+@pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
+def test_graph_tokenizer_smoke(tmp_path):
+    run_smoke("graph_tokenizer.py", tmp_path)
+    report = json.loads((tmp_path / "graph_tokenizer_tensorflow_smoke.json").read_text())
+    modes = [(r["mode"], r["lowercase"]) for r in report["results"]]
+    assert modes == [
+        ("word_piece", True),
+        ("word_piece", False),
+        ("sentence_piece", True),
+        ("sentence_piece", False),
+        ("character", True),
+    ]
+    # The script measures agreement; a tokeniser that drifted from Keras's shows here.
+    assert all(r["agreement"] == 1.0 for r in report["results"]), report["results"]
