@@ -3,7 +3,9 @@
 `colab/*.py` (jupytext percent format) are the sources; the `.ipynb` files are
 generated from them (`jupytext --to ipynb colab/*.py`) and committed. Every
 notebook is executed headlessly, in a kernel subprocess, with `SEQATTN_SMALL=1`
-(a few dozen examples, one epoch, tiny sizes), on the embedded datasets only.
+(a few dozen examples, one epoch, tiny sizes), on the embedded datasets. Their
+public-data branches (`USE_PUBLIC_DATA = True`: TED talks, COCO, CIFAR-10) run
+too, on random examples from `tfds.testing.mock_data`, as there is no network.
 """
 
 import pathlib
@@ -12,6 +14,7 @@ import jupytext
 import nbclient
 import nbformat
 import pytest
+from nbclient.exceptions import CellExecutionError
 
 COLAB = pathlib.Path(__file__).resolve().parents[1] / "colab"
 NOTEBOOKS = [
@@ -25,6 +28,17 @@ NOTEBOOKS = [
     "vit",
     "export",
 ]
+CAPTIONING = ("rnn_captioner", "show_attend_tell", "transformer_captioning")
+PUBLIC_SWITCH = "USE_PUBLIC_DATA = False"
+# The public datasets the notebooks offer, with their splits as the TFDS catalog
+# lists them. Under `mock_data` TFDS knows a dataset's features from its code but
+# not its split names; metadata written from this table makes the loader reject a
+# split that the real dataset lacks, as it would with the real download.
+PUBLIC_SPLITS = {
+    "ted_hrlr_translate/pt_to_en": ("train", "validation", "test"),
+    "coco_captions": ("train", "val", "test", "restval"),
+    "cifar10": ("train", "test"),
+}
 BADGE = "https://colab.research.google.com/github/keras-seqattn/keras-seqattn/blob/main/colab/"
 
 
@@ -80,3 +94,126 @@ def test_notebook_runs_in_small_mode(name, tmp_path, monkeypatch):
         if "image/png" in output.get("data", {})
     ]
     assert images, f"colab/{name}.ipynb drew no plot"
+    if name in CAPTIONING:
+        printed = "".join(
+            output.get("text", "")
+            for cell in notebook.cells
+            if cell.cell_type == "code"
+            for output in cell.get("outputs", [])
+            if output.get("name") == "stdout"
+        )
+        # Lines "  greedy  <caption>" and "  beam    <caption>": the label alone is empty.
+        captions = [
+            line.split() for line in printed.splitlines() if line.startswith(("  greedy", "  beam"))
+        ]
+        assert captions, f"colab/{name}.ipynb printed no captions"
+        empty = [words[0] for words in captions if len(words) == 1]
+        assert not empty, (
+            f"colab/{name}.ipynb printed empty captions ({len(empty)} of {len(captions)})"
+        )
+
+
+def _write_public_metadata(data_dir):
+    """Writes each public dataset's `dataset_info.json`, features and empty shards."""
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_CODE):
+        for name, splits in PUBLIC_SPLITS.items():
+            builder = tfds.builder(name)  # Its features, from the dataset's code.
+            folder = data_dir / builder.info.full_name  # name/config/version
+            folder.mkdir(parents=True)
+            template = tfds.core.ShardedFileTemplate(
+                data_dir=folder, dataset_name=builder.name, filetype_suffix="tfrecord"
+            )
+            builder.info.set_splits(
+                tfds.core.SplitDict(
+                    [
+                        tfds.core.SplitInfo(
+                            name=split,
+                            shard_lengths=[1000],
+                            num_bytes=0,
+                            filename_template=template.replace(split=split),
+                        )
+                        for split in splits
+                    ]
+                )
+            )
+            builder.info.write_to_directory(folder)
+            for split in builder.info.splits.values():
+                for path in split.filepaths:
+                    path.touch()  # `datasets.prepare()` checks that the shards exist.
+
+
+def _public_branch_cells(name, data_dir):
+    """The notebook's data, training and first use of the model, on public data.
+
+    The first use (generation or prediction) reads the dataset's own features too
+    (COCO's reference captions, CIFAR-10's label names). What follows (plots,
+    export) takes the model as it is, and the small-mode test runs it. Mock data is
+    entered right after the install and backend cell.
+    """
+    source = (COLAB / f"{name}.py").read_text()
+    assert source.count(PUBLIC_SWITCH) == 1, f"colab/{name}.py: one `{PUBLIC_SWITCH}` line"
+    notebook = jupytext.reads(source.replace(PUBLIC_SWITCH, "USE_PUBLIC_DATA = True"), "py:percent")
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    trained = next(index for index, cell in enumerate(code) if ".fit(" in cell.source)
+    cells = [nbformat.v4.new_code_cell("%reset -f")]  # The previous notebook's names go.
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("## Export"):
+            break
+        cells.append(cell)
+        if cell is code[0]:
+            cells.append(nbformat.v4.new_code_cell(MOCK_CELL.format(data_dir=str(data_dir))))
+        if cell is code[min(trained + 1, len(code) - 1)]:
+            break
+    cells.append(nbformat.v4.new_code_cell("public_data_mock.__exit__(None, None, None)"))
+    return cells
+
+
+MOCK_CELL = """\
+import tensorflow_datasets as tfds
+
+public_data_mock = tfds.testing.mock_data(
+    num_examples=2, policy=tfds.testing.MockPolicy.USE_FILES, data_dir={data_dir!r}
+)
+public_data_mock.__enter__()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.own_processes(
+    reason="the notebooks run in a kernel of their own, on TensorFlow; one backend keeps CI short"
+)
+def test_public_data_branches_run_on_mock_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQATTN_SMALL", "1")
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    data_dir = tmp_path / "tensorflow_datasets"
+    _write_public_metadata(data_dir)
+    names = [name for name in NOTEBOOKS if "USE_PUBLIC_DATA" in (COLAB / f"{name}.py").read_text()]
+    assert len(names) == len(NOTEBOOKS) - 1  # all but the quickstart
+    # One kernel for all of them: a kernel and TensorFlow start once, not 8 times.
+    blocks = [(name, _public_branch_cells(name, data_dir)) for name in names]
+    notebook = nbformat.v4.new_notebook(cells=[cell for _, cells in blocks for cell in cells])
+    notebook.metadata.kernelspec = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.reset_execution_trackers()
+    index = 0
+    with client.setup_kernel():
+        for name, cells in blocks:
+            for cell in cells:
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as error:
+                    pytest.fail(
+                        f"colab/{name}.py with USE_PUBLIC_DATA = True, on mock data: {error}"
+                    )
+                index += 1

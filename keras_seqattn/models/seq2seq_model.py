@@ -70,7 +70,8 @@ class Seq2SeqModel(GenerativeModel):
         Args:
             pairs: `tf.data.Dataset` of `(source, target)` strings, or a list of
                 string pairs.
-            source_mode: `"word_piece"` or `"character"` for the source tokenizer.
+            source_mode: `"word_piece"`, `"character"` or `"sentence_piece"`, the
+                source tokenizer's mode (see `SequenceTokenizer`).
             target_mode: the same for the target tokenizer.
             vocabulary_size: int, largest vocabulary per side.
             lowercase: bool, lowercase the text first.
