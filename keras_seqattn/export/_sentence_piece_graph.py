@@ -23,6 +23,7 @@ Only BPE models without user-defined or unused pieces (what `from_corpus`
 trains) are supported: `SentencePieceGraph` checks.
 """
 
+import numpy as np
 import tensorflow as tf
 from sentencepiece import sentencepiece_model_pb2
 
@@ -59,43 +60,44 @@ class SentencePieceGraph(tf.Module):
                 self.unknown_id = i
             elif piece.type == types.NORMAL:
                 normal[piece.piece] = i
-        # Symbols are ids: a piece's id, or for a character that is no piece but
-        # occurs inside one, an id past the vocabulary; any other character is -1
-        # and never merges.
-        size = len(model.pieces)
-        symbol = dict(normal)
+        # Symbols are codes: 0 padding, 1 a character that is in no piece (it
+        # never merges), and 2 + id for a piece, or for a character that is no
+        # piece but occurs inside one, 2 + an id past the vocabulary.
+        self.vocabulary_size = size = len(model.pieces)
+        code = {piece: 2 + i for piece, i in normal.items()}
         for piece in normal:
             for char in piece:
-                symbol.setdefault(char, size + len(symbol) - len(normal))
-        characters = [char for char in symbol if len(char) == 1]
-        self.vocabulary_size = size
-        self.characters = _table(characters, [symbol[c] for c in characters], tf.string)
-        # (left symbol, right symbol) -> the piece they join into, keyed left * M + right.
-        self.key_base = size + len(symbol) - len(normal)
-        keys, merged = [], []
-        for piece, i in normal.items():
+                code.setdefault(char, 2 + size + len(code) - len(normal))
+        characters = [char for char in code if len(char) == 1]
+        self.characters = _table(characters, [code[c] for c in characters], tf.string, 1)
+        # (left, right) -> the code of the piece they join into, keyed left * base
+        # + right; a key with a 0 or a 1 in it is in no table.
+        self.key_base = 2 + size + len(code) - len(normal)
+        keys, joined = [], []
+        for piece in normal:
             for cut in range(1, len(piece)):
                 left, right = piece[:cut], piece[cut:]
-                if left in symbol and right in symbol:
-                    keys.append(symbol[left] * self.key_base + symbol[right])
-                    merged.append(i)
-        self.merges = _table(keys, merged, tf.int64)
-        scores = [piece.score for piece in model.pieces]
-        self.scores = tf.constant(scores, tf.float32)  # (vocabulary,)
+                if left in code and right in code:
+                    keys.append(code[left] * self.key_base + code[right])
+                    joined.append(code[piece])
+        self.merges = _table(keys, joined, tf.int64, 0)
+        lowest = [float(np.finfo(np.float32).min)]
+        scores = lowest * 2 + [piece.score for piece in model.pieces]
+        self.scores = tf.constant(scores + lowest * (self.key_base - len(scores)), tf.float32)
         self.normalize = CharacterMap(sentence_piece_map(proto))
 
     def __call__(self, texts):
         words = tf.strings.split(self._normalized(texts), sep=" ")  # ragged (batch, None)
         words = tf.ragged.boolean_mask(words, tf.not_equal(words, ""))
         chars = tf.strings.unicode_split(words.flat_values, "UTF-8")  # ragged (words, None)
-        symbols = self._merge(tf.ragged.map_flat_values(self.characters.lookup, chars))
-        ids = words.with_flat_values(symbols).merge_dims(1, 2).to_tensor(-2)  # (batch, T)
+        codes = self._merge(tf.ragged.map_flat_values(self.characters.lookup, chars).to_tensor())
+        codes = words.with_flat_values(codes).merge_dims(1, 2).to_tensor()  # (batch, T), 0 pads
         # A character outside the vocabulary is `[UNK]`, and an `[UNK]` right
         # after an `[UNK]` is folded into it.
-        unknown = tf.logical_or(tf.equal(ids, -1), ids >= self.vocabulary_size)
+        unknown = tf.logical_or(tf.equal(codes, 1), codes >= 2 + self.vocabulary_size)
         after_unknown = tf.pad(unknown[:, :-1], [[0, 0], [1, 0]])
-        keep = tf.not_equal(ids, -2) & tf.logical_not(unknown & after_unknown)
-        return tf.ragged.boolean_mask(tf.where(unknown, self.unknown_id, ids), keep)
+        keep = (codes > 0) & tf.logical_not(unknown & after_unknown)
+        return tf.ragged.boolean_mask(tf.where(unknown, self.unknown_id, codes - 2), keep)
 
     def _normalized(self, texts):
         """Normalised text with a space before every word, `▁` not yet written."""
@@ -106,46 +108,42 @@ class SentencePieceGraph(tf.Module):
         # Words start at spaces, and at `▁`s the text brought with it.
         return tf.strings.regex_replace(texts, f" |{_SPACE}", f" {_SPACE}")
 
-    def _merge(self, chars):
-        """Ragged symbol ids `(words, None)` -> ragged symbol ids after every BPE merge."""
-        symbols = chars.to_tensor(-1)  # (N, L)
-        lengths = tf.cast(chars.row_lengths(), tf.int32)  # (N,)
-        columns = tf.range(tf.shape(symbols)[1])[tf.newaxis, :]  # (1, L)
-        lowest = tf.float32.min
+    def _merge(self, codes):
+        """Symbol codes `(N, L)`, 0-padded -> ragged codes `(N, None)` after every BPE merge."""
+        width = tf.shape(codes)[1]
+        columns = tf.range(width)[tf.newaxis, :]  # (1, L)
 
-        def merge_once(symbols, lengths, merged_any):
-            left, right = symbols[:, :-1], symbols[:, 1:]  # (N, L - 1)
-            real = (columns[:, 1:] < lengths[:, tf.newaxis]) & (left >= 0) & (right >= 0)
-            keys = tf.cast(left, tf.int64) * self.key_base + tf.cast(right, tf.int64)
-            joined = self.merges.lookup(tf.where(real, keys, -1))  # (N, L - 1), -1: none
-            scores = tf.where(joined >= 0, tf.gather(self.scores, tf.maximum(joined, 0)), lowest)
-            scores = tf.pad(scores, [[0, 0], [0, 1]], constant_values=lowest)  # (N, L)
-            best = tf.argmax(scores, axis=1, output_type=tf.int32)[:, tf.newaxis]  # (N, 1)
-            merges = tf.reduce_max(scores, axis=1) > lowest  # (N,)
-            piece = tf.gather(tf.pad(joined, [[0, 0], [0, 1]]), best, batch_dims=1)  # (N, 1)
-            # Column j takes column j + 1 after the merged pair; the pair's column
-            # takes the joined piece.
-            merging = merges[:, tf.newaxis]  # (N, 1)
-            source = columns + tf.cast((columns > best) & merging, tf.int32)  # (N, L)
-            shifted = tf.gather(tf.pad(symbols, [[0, 0], [0, 1]]), source, batch_dims=1)
-            symbols = tf.where((columns == best) & merging, piece, shifted)
-            return symbols, lengths - tf.cast(merges, tf.int32), tf.reduce_any(merges)
+        def merge_once(codes, rows):
+            # Only the words that merged last time can merge again.
+            words = tf.gather(codes, rows)  # (A, L)
+            keys = tf.cast(words[:, :-1], tf.int64) * self.key_base
+            keys += tf.cast(words[:, 1:], tf.int64)  # (A, L - 1)
+            joined = tf.pad(self.merges.lookup(keys), [[0, 0], [0, 1]])  # (A, L), 0: none
+            scores = tf.gather(self.scores, joined)  # (A, L), lowest where none
+            best = tf.argmax(scores, axis=1, output_type=tf.int32)  # (A,)
+            merges = tf.gather(joined, best[:, tf.newaxis], batch_dims=1)  # (A, 1), 0: none
+            # Without a merge, `best` moves past the end and the row stays as it is.
+            best = tf.where(merges[:, 0] > 0, best, width)[:, tf.newaxis]  # (A, 1)
+            following = tf.pad(words[:, 1:], [[0, 0], [0, 1]])  # (A, L): column j + 1
+            words = tf.where(columns < best, words, tf.where(columns == best, merges, following))
+            codes = tf.tensor_scatter_nd_update(codes, rows[:, tf.newaxis], words)
+            return codes, tf.boolean_mask(rows, merges[:, 0] > 0)
 
-        symbols, lengths, _ = tf.while_loop(
-            lambda symbols, lengths, merged_any: merged_any,
+        codes, _ = tf.while_loop(
+            lambda codes, rows: tf.size(rows) > 0,
             merge_once,
-            (symbols, lengths, tf.constant(True)),
-            shape_invariants=(tf.TensorShape([None, None]), lengths.shape, tf.TensorShape([])),
+            (codes, tf.range(tf.shape(codes)[0])),
+            shape_invariants=(tf.TensorShape([None, None]), tf.TensorShape([None])),
         )
-        return tf.RaggedTensor.from_tensor(symbols, lengths=lengths)  # ragged (N, None)
+        return tf.RaggedTensor.from_tensor(codes, padding=0)  # ragged (N, None)
 
 
-def _table(keys, values, key_dtype):
-    """A `StaticHashTable` of keys -> int32 values, -1 for a missing key."""
+def _table(keys, values, key_dtype, default):
+    """A `StaticHashTable` of keys -> int32 values."""
     initializer = tf.lookup.KeyValueTensorInitializer(
         tf.constant(keys, key_dtype), tf.constant(values, tf.int32)
     )
-    return tf.lookup.StaticHashTable(initializer, default_value=-1)
+    return tf.lookup.StaticHashTable(initializer, default_value=default)
 
 
 def _parse(proto):

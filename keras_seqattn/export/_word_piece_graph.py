@@ -16,7 +16,8 @@ same algorithm with core ops:
    piece that matches (`##`-prefixed after the first); a word with a position
    no piece matches, or longer than 100 bytes, is one `[UNK]`. A
    `tf.while_loop` walks all words at once, one piece per step: it looks up the
-   1 to `longest` characters at each word's position and takes the longest hit.
+   1 to `longest` characters at the position of each word not yet done and
+   takes the longest hit.
 """
 
 import tensorflow as tf
@@ -69,29 +70,34 @@ class WordPieceGraph(tf.Module):
         lengths = tf.where(too_long, 0, lengths)
         count = tf.shape(words)[0]
         width = tf.reduce_max(tf.concat([lengths, [0]], axis=0))  # most pieces of a word
-        sizes = tf.range(1, self.longest + 1)[tf.newaxis, :]  # (1, longest)
         columns = tf.range(width)[tf.newaxis, :]  # (1, L)
-        shape = [count, self.longest]
-        every = tf.broadcast_to(words[:, tf.newaxis], shape)  # (N, longest)
-        every_size = tf.broadcast_to(sizes, shape)  # (N, longest)
 
         def walk(step, position, failed, out):
-            active = tf.logical_and(position < lengths, tf.logical_not(failed))  # (N,)
-            # The candidates at each word's position: 1 to `longest` characters.
-            starts = tf.broadcast_to(position[:, tf.newaxis], shape)  # (N, longest)
-            text = tf.strings.substr(every, starts, every_size, unit="UTF8_CHAR")
-            prefix = tf.broadcast_to(tf.where(position > 0, _SUFFIX, "")[:, tf.newaxis], shape)
-            found = self.table.lookup(tf.strings.join([prefix, text]))  # (N, longest)
-            fits = position[:, tf.newaxis] + sizes <= lengths[:, tf.newaxis]  # (N, longest)
-            found = tf.where(fits, found, -1)  # (N, longest)
-            size = tf.reduce_max(tf.where(found >= 0, sizes, 0), axis=1)  # longest match, 0: none
-            size = tf.where(active, size, 0)
-            piece = tf.gather(found, tf.maximum(size - 1, 0), batch_dims=1)  # (N,)
-            failed = tf.logical_or(failed, tf.logical_and(active, size == 0))
+            # Only the words still being walked: after a step or two, few are.
+            active = tf.where(tf.logical_and(position < lengths, tf.logical_not(failed)))  # (A, 1)
+            at, left = tf.gather_nd(position, active), tf.gather_nd(lengths - position, active)
+            # The candidates at each word's position: 1 to `longest` characters,
+            # no more than the longest rest of a word.
+            sizes = tf.range(1, tf.minimum(self.longest, tf.reduce_max(left)) + 1)[tf.newaxis]
+            shape = [tf.shape(at)[0], tf.shape(sizes)[1]]  # (A, K)
+            text = tf.strings.substr(
+                tf.broadcast_to(tf.gather_nd(words, active)[:, tf.newaxis], shape),
+                tf.broadcast_to(at[:, tf.newaxis], shape),
+                tf.broadcast_to(sizes, shape),
+                unit="UTF8_CHAR",
+            )  # (A, K)
+            prefix = tf.broadcast_to(tf.where(at > 0, _SUFFIX, "")[:, tf.newaxis], shape)
+            found = self.table.lookup(tf.strings.join([prefix, text]))  # (A, K)
+            found = tf.where(sizes <= left[:, tf.newaxis], found, -1)
+            size = tf.reduce_max(tf.where(found >= 0, sizes, 0), axis=1)  # longest, 0: none
+            piece = tf.gather(found, tf.maximum(size - 1, 0), batch_dims=1)  # (A,)
+            failed = tf.tensor_scatter_nd_update(failed, active, size == 0)
+            position = tf.tensor_scatter_nd_add(position, active, size)
             # The step-th piece of each word goes to column `step`.
-            write = tf.logical_and(columns == step, (size > 0)[:, tf.newaxis])  # (N, L)
-            out = tf.where(write, piece[:, tf.newaxis], out)
-            return step + 1, position + size, failed, out
+            row = tf.tensor_scatter_nd_update(tf.fill([count], -1), active, piece)  # (N,)
+            row = tf.where(failed, -1, row)
+            out = tf.where(columns == step, row[:, tf.newaxis], out)
+            return step + 1, position, failed, out
 
         _, _, failed, out = tf.while_loop(
             # Until every word is walked or failed: as many steps as the most pieces.
