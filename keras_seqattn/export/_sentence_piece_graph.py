@@ -27,9 +27,11 @@ import numpy as np
 import tensorflow as tf
 from sentencepiece import sentencepiece_model_pb2
 
+from keras_seqattn.export._lookup import lookup_table
 from keras_seqattn.export._unicode_maps import CharacterMap, sentence_piece_map
 
-_SPACE = "\u2581"
+# SentencePiece writes a space as this character.
+SPACE = "\u2581"
 
 
 class SentencePieceGraph(tf.Module):
@@ -69,7 +71,9 @@ class SentencePieceGraph(tf.Module):
             for char in piece:
                 code.setdefault(char, 2 + size + len(code) - len(normal))
         characters = [char for char in code if len(char) == 1]
-        self.characters = _table(characters, [code[c] for c in characters], tf.string, 1)
+        self.characters = lookup_table(
+            characters, [code[c] for c in characters], tf.string, tf.int32, 1
+        )
         # (left, right) -> the code of the piece they join into, keyed left * base
         # + right; a key with a 0 or a 1 in it is in no table.
         self.key_base = 2 + size + len(code) - len(normal)
@@ -80,7 +84,7 @@ class SentencePieceGraph(tf.Module):
                 if left in code and right in code:
                     keys.append(code[left] * self.key_base + code[right])
                     joined.append(code[piece])
-        self.merges = _table(keys, joined, tf.int64, 0)
+        self.merges = lookup_table(keys, joined, tf.int64, tf.int32, 0)
         lowest = [float(np.finfo(np.float32).min)]
         scores = lowest * 2 + [piece.score for piece in model.pieces]
         self.scores = tf.constant(scores + lowest * (self.key_base - len(scores)), tf.float32)
@@ -106,7 +110,7 @@ class SentencePieceGraph(tf.Module):
         texts = tf.strings.regex_replace(texts, "^ | $", "")
         texts = tf.where(tf.equal(texts, ""), "", tf.strings.join([" ", texts]))
         # Words start at spaces, and at `▁`s the text brought with it.
-        return tf.strings.regex_replace(texts, f" |{_SPACE}", f" {_SPACE}")
+        return tf.strings.regex_replace(texts, f" |{SPACE}", f" {SPACE}")
 
     def _merge(self, codes):
         """Symbol codes `(N, L)`, 0-padded -> ragged codes `(N, None)` after every BPE merge."""
@@ -136,14 +140,6 @@ class SentencePieceGraph(tf.Module):
             shape_invariants=(tf.TensorShape([None, None]), tf.TensorShape([None])),
         )
         return tf.RaggedTensor.from_tensor(codes, padding=0)  # ragged (N, None)
-
-
-def _table(keys, values, key_dtype, default):
-    """A `StaticHashTable` of keys -> int32 values."""
-    initializer = tf.lookup.KeyValueTensorInitializer(
-        tf.constant(keys, key_dtype), tf.constant(values, tf.int32)
-    )
-    return tf.lookup.StaticHashTable(initializer, default_value=default)
 
 
 def _parse(proto):

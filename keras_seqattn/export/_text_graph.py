@@ -10,11 +10,11 @@ tokenisation (`_word_piece_graph`, `_sentence_piece_graph`).
 
 import tensorflow as tf
 
-from keras_seqattn.export._sentence_piece_graph import SentencePieceGraph
+from keras_seqattn.export._lookup import lookup_table
+from keras_seqattn.export._sentence_piece_graph import SPACE, SentencePieceGraph
 from keras_seqattn.export._word_piece_graph import WordPieceGraph
 from keras_seqattn.text import SequenceTokenizer, _sentence_piece
 
-_SENTENCE_PIECE_SPACE = "\u2581"
 # What SentencePiece's DecodeIds writes for its unknown piece.
 _SENTENCE_PIECE_UNKNOWN = " \u2047 "
 
@@ -50,7 +50,7 @@ def detokenize(ids, vocabulary, mode):
         return tf.strings.regex_replace(text, r" ##(\S)", r"\1")
     text = tf.strings.reduce_join(tokens, axis=1, separator="")
     if mode == "sentence_piece":
-        text = tf.strings.regex_replace(text, _SENTENCE_PIECE_SPACE, " ")
+        text = tf.strings.regex_replace(text, SPACE, " ")
         text = tf.strings.regex_replace(text, "^ ", "")
     return text
 
@@ -79,9 +79,8 @@ class SourceTokenizer(tf.Module):
         elif self.mode == "sentence_piece":
             self.pieces = SentencePieceGraph(_sentence_piece.decode_proto(tokenizer.proto))
         else:
-            ids = tf.range(tokenizer.vocabulary_size, dtype=tf.int32)
-            initializer = tf.lookup.KeyValueTensorInitializer(tokenizer.vocabulary, ids)
-            self.table = tf.lookup.StaticHashTable(initializer, default_value=1)
+            ids = list(range(tokenizer.vocabulary_size))
+            self.table = lookup_table(tokenizer.vocabulary, ids, tf.string, tf.int32, 1)
 
     def __call__(self, texts):
         if self.mode == "word_piece":

@@ -19,6 +19,8 @@ import functools
 
 import tensorflow as tf
 
+from keras_seqattn.export._lookup import lookup_table
+
 # Planes 4-13 are unassigned and planes 15-16 private use: normalisation leaves
 # them alone. Plane 14 holds tags and variation selectors, which it removes.
 _CODE_POINTS = [*range(0xD800), *range(0xE000, 0x40000), *range(0xE0000, 0xF0000)]
@@ -68,10 +70,8 @@ class CharacterMap(tf.Module):
 
     def __init__(self, mapping, name=None):
         super().__init__(name=name)
-        keys = tf.constant(list(mapping), tf.string)
-        values = tf.constant(list(mapping.values()), tf.string)
-        initializer = tf.lookup.KeyValueTensorInitializer(keys, values)
-        self.table = tf.lookup.StaticHashTable(initializer, default_value=_MISSING)
+        keys, values = list(mapping), list(mapping.values())
+        self.table = lookup_table(keys, values, tf.string, tf.string, _MISSING)
 
     def __call__(self, texts):
         chars = tf.strings.unicode_split(texts, "UTF-8")  # ragged (..., None)

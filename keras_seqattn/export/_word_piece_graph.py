@@ -22,6 +22,7 @@ same algorithm with core ops:
 
 import tensorflow as tf
 
+from keras_seqattn.export._lookup import lookup_table
 from keras_seqattn.export._unicode_maps import CharacterMap, case_fold_map
 
 # keras-hub's patterns (RE2: `\s` is ASCII whitespace only).
@@ -47,10 +48,8 @@ class WordPieceGraph(tf.Module):
     def __init__(self, vocabulary, lowercase, name=None):
         super().__init__(name=name)
         self.case_fold = CharacterMap(case_fold_map()) if lowercase else None
-        initializer = tf.lookup.KeyValueTensorInitializer(
-            tf.constant(vocabulary, tf.string), tf.range(len(vocabulary), dtype=tf.int32)
-        )
-        self.table = tf.lookup.StaticHashTable(initializer, default_value=-1)
+        ids = list(range(len(vocabulary)))
+        self.table = lookup_table(vocabulary, ids, tf.string, tf.int32, -1)
         # The longest piece, in characters, bounds the candidates per position.
         self.longest = max(len(p.removeprefix(_SUFFIX)) for p in vocabulary)
 
@@ -94,8 +93,8 @@ class WordPieceGraph(tf.Module):
             failed = tf.tensor_scatter_nd_update(failed, active, size == 0)
             position = tf.tensor_scatter_nd_add(position, active, size)
             # The step-th piece of each word goes to column `step`.
+            # (A word that failed just now has -1, as nothing matched.)
             row = tf.tensor_scatter_nd_update(tf.fill([count], -1), active, piece)  # (N,)
-            row = tf.where(failed, -1, row)
             out = tf.where(columns == step, row[:, tf.newaxis], out)
             return step + 1, position, failed, out
 
