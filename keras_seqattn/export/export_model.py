@@ -56,11 +56,12 @@ def export_model(
     Args:
         model_or_path: an application model, or the path of its `.keras` file.
         out: str or path, the folder to write; it must not exist unless
-            `overwrite=True`.
+            `overwrite=True`, and may then only be an earlier export (a folder
+            holding `export.json`) that does not hold the model.
         tflite: bool, also write `model.tflite`. Defaults to `False`.
         quantize: `None`, `"float16"` or `"dynamic"` (int8 weights), applied
             to the TFLite model. Defaults to `None`.
-        overwrite: bool, replace an existing `out`. Defaults to `False`.
+        overwrite: bool, replace an earlier export at `out`. Defaults to `False`.
         beam_width: int, the beams of the `beam` signatures; `1` leaves them
             out. Defaults to `4`.
         length_penalty: float, GNMT length-penalty exponent of beam search.
@@ -82,18 +83,46 @@ def export_model(
     options = _check_options(
         tflite, quantize, overwrite, beam_width, length_penalty, top_k, label_names
     )
-    out = pathlib.Path(out)
-    if out.exists() and not overwrite:
-        raise ValueError(
-            f"`out` already exists; pass overwrite=True (--overwrite) to replace it. "
-            f"Received: out={str(out)!r}"
-        )
+    out = _check_out(model_or_path, out, overwrite)
     if not isinstance(model_or_path, (str, os.PathLike)):
         _family(model_or_path)  # a clear error before any saving or subprocess
     if keras.backend.backend() != "tensorflow":
         return _export_elsewhere(model_or_path, out, options)
     model = _load(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else model_or_path
     _write(model, out, options)
+    return out
+
+
+def _check_out(model_or_path, out, overwrite):
+    """`out` as a path, after refusing every target whose replacement would lose files.
+
+    An export may replace only an earlier export (a folder holding `export.json`),
+    and never a folder that holds the model being exported.
+    """
+    if not isinstance(out, (str, os.PathLike)) or not os.fspath(out).strip():
+        raise ValueError(f"`out` must be a folder path. Received: out={out!r}")
+    out = pathlib.Path(out)
+    if isinstance(model_or_path, (str, os.PathLike)):
+        model = pathlib.Path(model_or_path).resolve()
+        if out.resolve() == model or out.resolve() in model.parents:
+            raise ValueError(
+                "`out` must not be the model file or a folder that holds it: the export "
+                f"replaces `out` whole. Received: out={str(out)!r}, model={str(model_or_path)!r}"
+            )
+    if not out.exists() and not out.is_symlink():
+        return out
+    if not overwrite:
+        raise ValueError(
+            f"`out` already exists; pass overwrite=True (--overwrite) to replace an earlier "
+            f"export. Received: out={str(out)!r}"
+        )
+    if out.is_symlink() or not out.is_dir() or not (out / "export.json").is_file():
+        kind = "a file" if out.is_file() else "a folder without export.json"
+        kind = "a symbolic link" if out.is_symlink() else kind
+        raise ValueError(
+            "`overwrite` replaces only an earlier export (a folder holding export.json); "
+            f"`out` is {kind}, which is left untouched. Received: out={str(out)!r}"
+        )
     return out
 
 
