@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from keras_seqattn.export import _text_graph
 from keras_seqattn.export._plan import ExportPlan, generate, has_attention, static_batch
-from keras_seqattn.text import prepare_image
+from keras_seqattn.text import decode_image
 
 
 def captioning_plan(model, beam_width=4, length_penalty=0.0):
@@ -92,24 +92,4 @@ def captioning_plan(model, beam_width=4, length_penalty=0.0):
 
 def _decode(data, image_size, channels):
     """Encoded bytes -> float32 `(*image_size, channels)` by the captioners' policy."""
-    image = tf.io.decode_image(data, expand_animations=False)  # (h, w, 1 to 4), uint8
-    native = tf.shape(image)[-1]
-    if channels == 3:
-        # Grey repeated into RGB; an alpha channel dropped.
-        image = tf.cond(
-            native < 3,
-            lambda: tf.tile(image[..., :1], (1, 1, 3)),
-            lambda: image[..., :3],
-        )
-    else:
-        image = tf.cond(
-            native < 3,
-            lambda: tf.cast(image[..., :1], tf.float32),
-            lambda: tf.image.rgb_to_grayscale(tf.cast(image[..., :3], tf.float32)),
-        )
-    image = tf.ensure_shape(tf.cast(image, tf.float32), (None, None, channels))
-    # prepare_image resizes only when the size differs; resizing to the same size is
-    # the identity, so resizing always gives the same pixels in one graph.
-    return prepare_image(
-        tf.image.resize(image, image_size, method="bilinear"), image_size, channels
-    )
+    return decode_image(data, image_size, channels)

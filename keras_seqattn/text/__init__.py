@@ -1,7 +1,7 @@
 """Text preprocessing shared by every text model: one TensorFlow module for tf.data."""
 
 from keras_seqattn.text._arguments import PAD, SPECIAL_TOKENS, START, STOP, UNK
-from keras_seqattn.text.caption_pipeline import caption_batches, prepare_image
+from keras_seqattn.text.caption_pipeline import caption_batches, decode_image, prepare_image
 from keras_seqattn.text.pipelines import seq2seq_batches
 from keras_seqattn.text.sequence_tokenizer import SequenceTokenizer
 
@@ -13,6 +13,7 @@ __all__ = [
     "UNK",
     "SequenceTokenizer",
     "caption_batches",
+    "decode_image",
     "prepare_image",
     "seq2seq_batches",
 ]

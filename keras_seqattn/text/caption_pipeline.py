@@ -39,6 +39,49 @@ def prepare_image(image, image_size, num_channels):
     return tf.ensure_shape(image, (*image_size, num_channels))
 
 
+def decode_image(data, image_size, num_channels):
+    """Encoded image bytes -> float32 `(height, width, num_channels)` pixels in `[0, 255]`.
+
+    The one decoding policy of the CLI's `predict` and the exported `image_bytes`
+    signature: JPEG, PNG, GIF (first frame) or BMP; 16-bit PNGs are brought to the
+    8-bit scale (`tf.io.decode_image` to `uint8`); grey is repeated into RGB, RGB
+    becomes grey by luminance and an alpha channel is dropped; then the image is
+    resized bilinearly to `image_size`, as `prepare_image` does.
+
+    Args:
+        data: scalar string tensor (or bytes), the encoded image.
+        image_size: `(height, width)` of the model.
+        num_channels: 1 or 3, the model's channels.
+
+    Returns:
+        float32 `(height, width, num_channels)` tensor.
+
+    Raises:
+        tf.errors.InvalidArgumentError: for bytes that are no image (or a truncated one).
+    """
+    image = tf.io.decode_image(data, expand_animations=False)  # (h, w, 1 to 4), uint8
+    native = tf.shape(image)[-1]
+    if num_channels == 3:
+        # Grey repeated into RGB; an alpha channel dropped.
+        image = tf.cond(
+            native < 3,
+            lambda: tf.tile(image[..., :1], (1, 1, 3)),
+            lambda: image[..., :3],
+        )
+    else:
+        image = tf.cond(
+            native < 3,
+            lambda: tf.cast(image[..., :1], tf.float32),
+            lambda: tf.image.rgb_to_grayscale(tf.cast(image[..., :3], tf.float32)),
+        )
+    image = tf.ensure_shape(tf.cast(image, tf.float32), (None, None, num_channels))
+    # prepare_image resizes only when the size differs; resizing to the same size is
+    # the identity, so resizing always gives the same pixels in one graph.
+    return prepare_image(
+        tf.image.resize(image, image_size, method="bilinear"), image_size, num_channels
+    )
+
+
 def caption_batches(
     pairs,
     tokenizer,
