@@ -3,14 +3,16 @@
 A job (`train_translation`, `train_captioner`, `train_image_classifier`) keeps
 its checkpoint in `out/checkpoint/`: the untrained model as built (with its
 vocabularies, so a resumed run never re-derives them), the arguments of the run
-and a `TrainingCheckpoint`. The same command run again after a crash resumes
-after the last finished epoch; the folder goes once `model.keras` and
-`metrics.json` are written.
+and a `TrainingCheckpoint`. The checkpoint stays after the run has finished, so
+the same command run again resumes after the last finished epoch, after a crash
+or with more epochs (the optimizer's state included); with other model or data
+arguments it is refused, naming them. A `model.keras` that no checkpoint
+describes (written by something else) is never overwritten.
 """
 
 import json
+import os
 import pathlib
-import shutil
 
 import keras
 
@@ -30,37 +32,64 @@ class ResumableRun:
     """One training job's output folder `out`, with its checkpoint."""
 
     def __init__(self, out, arguments):
-        self.out = pathlib.Path(out)
+        self.out = _output_folder(out)
         self.folder = self.out / CHECKPOINT
+        self.epochs = arguments.get("epochs")
+        # A job's `**model_kwargs` count one by one, so a refusal names the option.
+        flat = {}
+        for key, value in arguments.items():
+            nested = isinstance(value, dict) and key.endswith(("kwargs", "overrides"))
+            flat.update(value if nested else {key: value})
         self.arguments = {
-            k: _jsonable(v) for k, v in sorted(arguments.items()) if k not in FREE_ARGUMENTS
+            k: _jsonable(v) for k, v in sorted(flat.items()) if k not in FREE_ARGUMENTS
         }
         self.checkpoint = TrainingCheckpoint(self.folder)
-        self.out.mkdir(parents=True, exist_ok=True)
 
     def model(self, build):
-        """The checkpoint's model if there is one (same arguments only), else `build()`."""
+        """The checkpoint's model if there is one (same arguments only), else `build()`.
+
+        Raises:
+            ValueError: the checkpoint is of a run with other arguments, or has
+                trained more epochs than this run asks for; or `out` holds a
+                `model.keras` without a checkpoint of this run.
+        """
         spec = self.folder / "model.keras"
-        if spec.exists() and self.checkpoint.read_state() is not None:
-            saved = json.loads((self.folder / "arguments.json").read_text())
-            changed = sorted(
-                k for k in set(saved) | set(self.arguments) if saved.get(k) != self.arguments.get(k)
-            )
-            if changed:
-                raise ValueError(
-                    f"{str(self.out)!r} holds the checkpoint of a run with other arguments, "
-                    f"so it cannot be resumed: choose another output folder, or delete "
-                    f"{str(self.folder)!r} to start afresh. Received: "
-                    + ", ".join(
-                        f"{k}={self.arguments.get(k)!r} (saved: {saved.get(k)!r})" for k in changed
-                    )
-                )
+        state = self.checkpoint.read_state() if spec.exists() else None
+        if state is not None:
+            self._check_resumable(state)
             return keras.saving.load_model(spec, safe_mode=True, compile=False)
+        if (self.out / "model.keras").exists():
+            raise ValueError(
+                f"{str(self.out)!r} already holds a model.keras without the checkpoint of "
+                f"its run, so this run would overwrite it: choose another output folder. "
+                f"Received: out={str(self.out)!r}"
+            )
         model = build()
         self.folder.mkdir(parents=True, exist_ok=True)
         write_text_atomically(self.folder / "arguments.json", json.dumps(self.arguments))
         save_model_atomically(model, spec)
         return model
+
+    def _check_resumable(self, state):
+        saved = json.loads((self.folder / "arguments.json").read_text())
+        changed = sorted(
+            k for k in set(saved) | set(self.arguments) if saved.get(k) != self.arguments.get(k)
+        )
+        if changed:
+            raise ValueError(
+                f"{str(self.out)!r} holds the checkpoint of a run with other arguments, "
+                f"so it cannot be resumed: choose another output folder, or delete "
+                f"{str(self.folder)!r} to start afresh. Received: "
+                + ", ".join(
+                    f"{k}={self.arguments.get(k)!r} (saved: {saved.get(k)!r})" for k in changed
+                )
+            )
+        if self.epochs is not None and state["epoch"] > self.epochs:
+            raise ValueError(
+                f"{str(self.out)!r} holds a run trained for {state['epoch']} epochs, more than "
+                f"the {self.epochs} asked for: ask for at least {state['epoch']} to train on, "
+                f"or choose another output folder. Received: epochs={self.epochs}"
+            )
 
     def fit(self, model, data, callbacks=None, **kwargs):
         """`model.fit` that resumes; returns the history of every epoch, resumed ones too."""
@@ -72,14 +101,40 @@ class ResumableRun:
         """The epoch this process's `fit` started at (0 unless it resumed)."""
         return self.checkpoint.initial_epoch
 
+    @property
+    def train_seconds(self):
+        """Seconds of every epoch trained so far, by this process and those before it."""
+        return sum(self.checkpoint.epoch_seconds)
+
     def save(self, model, metrics):
-        """Writes `model.keras` and `metrics.json` atomically, then drops the checkpoint."""
+        """Writes `model.keras` and `metrics.json` atomically; the checkpoint stays."""
         save_model_atomically(model, self.out / "model.keras")
         metrics = dict(metrics, resumed_from_epoch=self.initial_epoch)
         text = json.dumps(metrics, indent=2, ensure_ascii=False)
         write_text_atomically(self.out / "metrics.json", text)
-        shutil.rmtree(self.folder, ignore_errors=True)
         return metrics
+
+
+def _output_folder(out):
+    """`out` as a path to a folder that exists or can be made, or a `ValueError`.
+
+    Nothing is created yet: a run refused later (an unknown dataset, say) leaves
+    no empty folder behind.
+    """
+    if not isinstance(out, (str, os.PathLike)) or not os.fspath(out).strip():
+        raise ValueError(f"`out` must be a folder path. Received: out={out!r}")
+    out = pathlib.Path(out)
+    existing = next(p for p in [out, *out.absolute().parents] if p.exists())
+    if not existing.is_dir():
+        raise ValueError(
+            f"`out` must be a folder; {str(existing)!r} is a file. Received: out={str(out)!r}"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"`out` is not writable: no permission to write in {str(existing)!r}. "
+            f"Received: out={str(out)!r}"
+        )
+    return out
 
 
 def _jsonable(value):

@@ -68,6 +68,12 @@ def train_captioner(
     run = ResumableRun(out, dict(locals(), model_class=model_class.__name__))
     keras.utils.set_random_seed(seed)
     builder = datasets.prepare(dataset, data_dir)
+
+    def limited(split, limit):
+        return f"{split}[:{limit}]" if limit else split
+
+    # Loaded first: the loader says so when the dataset holds no captioned images.
+    train = datasets.load_caption_pairs(dataset, limited("train", train_limit), data_dir)
     height, width, channels = builder.info.features["image"].shape
     image_size = tuple(image_size or (height, width))
     if None in image_size:
@@ -77,10 +83,6 @@ def train_captioner(
     test_split = _split(builder, "test", "validation", "val")
     validation_split = _split(builder, "validation", "val", "test")
 
-    def limited(split, limit):
-        return f"{split}[:{limit}]" if limit else split
-
-    train = datasets.load_caption_pairs(dataset, limited("train", train_limit), data_dir)
     # Validation after every epoch: at most 2,000 captions of a large split. `take`,
     # not a `[:2000]` slice, which TFDS refuses on a split that has fewer examples.
     validation = datasets.load_caption_pairs(dataset, validation_split, data_dir)
@@ -95,7 +97,6 @@ def train_captioner(
         )
     )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    start = time.perf_counter()
     history = run.fit(
         model,
         model.prepare(train, batch_size=batch_size, shuffle=True, seed=seed),
@@ -104,7 +105,6 @@ def train_captioner(
         callbacks=callbacks,
         verbose=verbose,
     )
-    train_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
     test = datasets.load(dataset, split=test_split, data_dir=data_dir)
@@ -116,7 +116,7 @@ def train_captioner(
         "epochs": len(history.get("loss", [])),
         "train_examples": int(sum(1 for _ in train)),
         "parameters": int(model.count_params()),
-        "train_seconds": round(train_seconds, 1),
+        "train_seconds": round(run.train_seconds, 1),
         "eval_seconds": round(time.perf_counter() - start, 1),
         **{k: scores[k] for k in ("exact_match", "bleu", "cider", "attention_localization")},
         "localized_words": scores["localized_words"],

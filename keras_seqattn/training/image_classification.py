@@ -141,6 +141,7 @@ def train_image_classifier(
     run = ResumableRun(out, locals())
     keras.utils.set_random_seed(seed)
     builder = datasets.prepare(dataset, data_dir)
+    datasets.check_image_labels(builder)
     height, width, channels = builder.info.features["image"].shape
     num_classes = builder.info.features["label"].num_classes
     if augmentation == "auto":
@@ -173,7 +174,6 @@ def train_image_classifier(
     validation = None
     if "validation" in builder.info.splits:
         validation = image_batches(load("validation", eval_limit), batch_size=256)
-    start = time.perf_counter()
     history = run.fit(
         model,
         image_batches(train, batch_size, shuffle=True, seed=seed, augmentation=augmentation),
@@ -182,7 +182,6 @@ def train_image_classifier(
         shuffle=False,  # The dataset is shuffled; Keras cannot shuffle tf.data.
         verbose=verbose,
     )
-    train_seconds = time.perf_counter() - start
 
     test = load("test", eval_limit)
     start = time.perf_counter()
@@ -196,7 +195,7 @@ def train_image_classifier(
         "epochs": epochs,
         "train_examples": train_examples,
         "parameters": int(model.count_params()),
-        "train_seconds": round(train_seconds, 1),
+        "train_seconds": round(run.train_seconds, 1),
         "eval_seconds": round(eval_seconds, 1),
         "test_accuracy": float(scores["accuracy"]),
         "test_loss": float(scores["loss"]),

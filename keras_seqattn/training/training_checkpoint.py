@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import time
 
 import keras
 
@@ -18,8 +19,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     1. After epoch `e` the weights (model and optimizer variables, so Adam's
        moments and the step count behind a learning-rate schedule too) go to a
        new file, `epoch-{e}.weights.h5`.
-    2. Then `state.json` (the epoch count, the file's name and the history of
-       every epoch so far) is written to a temporary file and renamed over the
+    2. Then `state.json` (the epoch count, the file's name, the history and
+       the wall time of every epoch so far) is written to a temporary file and renamed over the
        old one, which is atomic on POSIX and Windows.
     3. Only then is the previous weights file deleted.
 
@@ -59,7 +60,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.directory = pathlib.Path(directory)
         self.initial_epoch = 0
         self.history = {}
+        self.epoch_seconds = []  # wall time of each epoch, resumed runs' too
         self._weights = None  # the weights file `state.json` names now
+        self._epoch_start = None
 
     def read_state(self):
         """The saved state as a dict, or `None` where there is none."""
@@ -85,6 +88,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         state = self.read_state()
         self.initial_epoch, self.history, self._weights = 0, {}, None
+        self.epoch_seconds = []
         if state is None:
             return
         optimizer = self.model.optimizer
@@ -93,16 +97,27 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.model.load_weights(self.directory / state["weights"])
         self.initial_epoch, self._weights = state["epoch"], state["weights"]
         self.history = {k: list(v) for k, v in state.get("history", {}).items()}
+        self.epoch_seconds = [float(s) for s in state.get("epoch_seconds", [])]
         # What `fit` reads to skip the epochs already trained (as `BackupAndRestore`).
         self.model._initial_epoch = self.initial_epoch
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
     def on_epoch_end(self, epoch, logs=None):
+        if self._epoch_start is not None:
+            self.epoch_seconds.append(time.perf_counter() - self._epoch_start)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         self.directory.mkdir(parents=True, exist_ok=True)
         previous, weights = self._weights, f"epoch-{epoch + 1}.weights.h5"
         self.model.save_weights(self.directory / weights, overwrite=True)
-        state = {"epoch": epoch + 1, "weights": weights, "history": self.history}
+        state = {
+            "epoch": epoch + 1,
+            "weights": weights,
+            "history": self.history,
+            "epoch_seconds": self.epoch_seconds,
+        }
         write_text_atomically(self.directory / STATE, json.dumps(state, indent=1))
         self._weights = weights
         if previous is not None and previous != weights:

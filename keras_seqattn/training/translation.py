@@ -71,7 +71,6 @@ def train_translation(
         )
     )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    start = time.perf_counter()
     history = run.fit(
         model,
         model.prepare(train, batch_size=batch_size, shuffle=True, seed=seed),
@@ -79,7 +78,6 @@ def train_translation(
         epochs=epochs,
         verbose=verbose,
     )
-    train_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
     scores = evaluate_translation(model, test, beam_width=beam_width, limit=eval_limit)
@@ -90,7 +88,7 @@ def train_translation(
         "epochs": epochs,
         "train_examples": int(sum(1 for _ in train)),
         "parameters": int(model.count_params()),
-        "train_seconds": round(train_seconds, 1),
+        "train_seconds": round(run.train_seconds, 1),
         "eval_seconds": round(time.perf_counter() - start, 1),
         "exact_match": scores["exact_match"],
         "bleu": scores["bleu"],
