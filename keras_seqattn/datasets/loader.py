@@ -120,8 +120,50 @@ def _check_keys(builder, keys, purpose):
     if missing:
         raise ValueError(
             f"Dataset {builder.info.full_name!r} has no feature {missing[0]!r} for "
-            f"{purpose}. Its features: {', '.join(features)}. Received: keys={keys}"
+            f"{purpose}. Its features: {', '.join(features)}. This needs "
+            f"{_KINDS[purpose][0]} features, e.g. {_KINDS[purpose][1]}. Received: keys={keys}"
         )
+
+
+# Per purpose: the feature types it reads, and datasets that have them.
+_KINDS = {
+    "translation pairs": ("text", "number_words/en_to_de, date_normalization"),
+    "caption pairs": ("image and text", "digit_scenes, coco_captions"),
+    "image labels": ("image and class label", "digits, mnist, cifar10"),
+}
+
+
+def _is_text(feature):
+    """A `Text` feature, or a string `Tensor` (as coco_captions' caption texts are)."""
+    if isinstance(feature, tfds.features.Text):
+        return True
+    return isinstance(feature, tfds.features.Tensor) and feature.dtype == tf.string
+
+
+_TYPES = {
+    "Text": _is_text,
+    "Image": lambda feature: isinstance(feature, tfds.features.Image),
+    "ClassLabel": lambda feature: isinstance(feature, tfds.features.ClassLabel),
+}
+
+
+def _check_types(builder, types, purpose):
+    """Each feature of `types` (`{key: "Text" | "Image" | "ClassLabel"}`) must be one."""
+    features = builder.info.features
+    for key, kind in types.items():
+        feature = features[key]
+        if isinstance(feature, tfds.features.Sequence):  # coco_captions' captions
+            inner = feature.feature
+            names = list(inner.keys()) if isinstance(inner, tfds.features.FeaturesDict) else []
+            feature = inner["text"] if "text" in names else inner
+        if not _TYPES[kind](feature):
+            needs, examples = _KINDS[purpose]
+            raise ValueError(
+                f"Dataset {builder.info.full_name!r} holds no {purpose}: its feature "
+                f"{key!r} is {type(feature).__name__}, not {kind}. This needs "
+                f"{needs} features, e.g. {examples}. Its features: "
+                f"{', '.join(f'{k} ({type(v).__name__})' for k, v in features.items())}"
+            )
 
 
 def _text_pair_keys(builder):
@@ -205,6 +247,7 @@ def load_translation_pairs(name, split="train", source=None, target=None, data_d
             f"Received: source={source!r}, target={target!r}"
         )
     _check_keys(builder, [source, target], "translation pairs")
+    _check_types(builder, {source: "Text", target: "Text"}, "translation pairs")
     _check_split(builder, split)
     ds = builder.as_dataset(split=split)
     return ds.map(lambda ex: (ex[source], ex[target]), num_parallel_calls=tf.data.AUTOTUNE)
@@ -232,7 +275,9 @@ def load_caption_pairs(name, split="train", data_dir=None):
     """
     builder = prepare(name, data_dir)
     many = "captions" in builder.info.features
-    _check_keys(builder, ["image", "captions" if many else "caption"], "caption pairs")
+    caption = "captions" if many else "caption"
+    _check_keys(builder, ["image", caption], "caption pairs")
+    _check_types(builder, {"image": "Image", caption: "Text"}, "caption pairs")
     _check_split(builder, split)
     ds = builder.as_dataset(split=split)
     if not many:
@@ -243,6 +288,12 @@ def load_caption_pairs(name, split="train", data_dir=None):
         return texts.map(lambda text: (example["image"], text))
 
     return ds.flat_map(one_pair_per_caption)
+
+
+def check_image_labels(builder):
+    """Raises a `ValueError` unless `builder` has an `image` and a class `label`."""
+    _check_keys(builder, ["image", "label"], "image labels")
+    _check_types(builder, {"image": "Image", "label": "ClassLabel"}, "image labels")
 
 
 def load_image_labels(name, split="train", data_dir=None):
@@ -266,7 +317,7 @@ def load_image_labels(name, split="train", data_dir=None):
     (32, 32, 1)
     """
     builder = prepare(name, data_dir)
-    _check_keys(builder, ["image", "label"], "image labels")
+    check_image_labels(builder)
     _check_split(builder, split)
     ds = builder.as_dataset(split=split)
     return ds.map(lambda ex: (ex["image"], ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
