@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from keras_seqattn.layers import PatchEncoder, TransformerEncoder
+from keras_seqattn.models._arguments import check_model_kwargs
 
 # The paper's Table 1 sizes (Ti and S from its follow-ups, DeiT and AugReg) with the
 # patch sizes that google-research/vision_transformer publishes, and two sizes for
@@ -146,6 +147,7 @@ class VisionTransformer(keras.Model):
                 "`num_heads` must divide `hidden_dim`. "
                 f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
             )
+        check_model_kwargs(type(self), kwargs)
         dtype = kwargs.pop("dtype", None)
         # === Layers ===
         patch_encoder = PatchEncoder(

@@ -35,8 +35,9 @@ def load_model(path, compile=True):
         The model, with its weights (and tokenizers' vocabularies).
 
     Raises:
-        ValueError: the path is no `.keras` file, the archive is unreadable, or
-            its config names a `Lambda` or a class nobody registers.
+        ValueError: the path is no `.keras` file, the archive or the weights in
+            it are unreadable, or its config names a `Lambda` or a class nobody
+            registers.
 
     Example:
 
@@ -57,7 +58,13 @@ def load_model(path, compile=True):
     if not path.is_file():
         raise ValueError(f"No model file at this path. Received: path={str(path)!r}")
     _check_config(path, _read_config(path))
-    return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except OSError as error:  # h5py, for weights damaged inside a sound zip
+        raise ValueError(
+            f"The weights in this `.keras` file are unreadable; the file is damaged "
+            f"({' '.join(str(error).split())}). Received: path={str(path)!r}"
+        ) from None
 
 
 def _read_config(path):

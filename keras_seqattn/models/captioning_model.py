@@ -110,7 +110,7 @@ class CaptioningModel(GenerativeModel):
             tokenizer,
             image_size=tuple(image_size or shape[:2]),
             num_channels=num_channels or shape[-1],
-            max_caption_length=max_caption_length or longest,
+            max_caption_length=longest if max_caption_length is None else max_caption_length,
             **kwargs,
         )
 

@@ -19,7 +19,8 @@ class GenerationResult:
             input, `(length, *attention_shape)`; empty arrays for models without
             attention.
         input_tokens: list, per row, of the input token strings (text models).
-        output_tokens: list, per row, of the output token strings.
+        output_tokens: list, per row, of the `lengths[i]` output token strings
+            (`[STOP]` included), one per row of `attention[i]`.
         attention_heads: list, per row, of the attention of each head,
             `(length, num_heads, input_len)`, for multi-head models that report
             it (`attention` then holds the head average); empty otherwise.
@@ -52,5 +53,9 @@ class GenerationResult:
             scores=np.asarray(ops.convert_to_numpy(output.scores)),
             attention=rows,
             input_tokens=input_tokens or [],
-            output_tokens=tokenizer.id_to_token(ids),
+            # Exactly `lengths` tokens a row, one per attention row: a barely trained
+            # model may emit `[PAD]` before its end, which `id_to_token` would drop.
+            output_tokens=[
+                [tokenizer.vocabulary[i] for i in row[:n]] for row, n in zip(ids.tolist(), lengths)
+            ],
         )

@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_seqattn import generation
 from keras_seqattn.generation._decoding import validate_arguments
+from keras_seqattn.models._arguments import check_model_kwargs
 from keras_seqattn.models.generator import Generator
 
 
@@ -31,6 +32,10 @@ class GenerativeModel(keras.Model):
     Greedy and beam search, attention collection and export then come from
     `keras_seqattn.generation` for every model alike.
     """
+
+    def __init__(self, *args, **kwargs):
+        check_model_kwargs(type(self), kwargs)
+        super().__init__(*args, **kwargs)
 
     def encode(self, inputs):
         raise NotImplementedError(f"{type(self).__name__} must implement encode().")

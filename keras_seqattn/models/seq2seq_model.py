@@ -11,6 +11,7 @@ from keras_seqattn.models.generative_model import GenerativeModel
 
 # Imported here so the tokenizer class is registered whenever a model is loaded.
 from keras_seqattn.text import SequenceTokenizer, seq2seq_batches
+from keras_seqattn.text._arguments import check_encodable
 
 
 class Seq2SeqModel(GenerativeModel):
@@ -96,8 +97,8 @@ class Seq2SeqModel(GenerativeModel):
         return cls(
             tokenizers[0],
             tokenizers[1],
-            max_source_length=max_source_length or longest[0],
-            max_target_length=max_target_length or longest[1],
+            max_source_length=longest[0] if max_source_length is None else max_source_length,
+            max_target_length=longest[1] if max_target_length is None else max_target_length,
             **kwargs,
         )
 
@@ -226,6 +227,11 @@ def _split_pairs(pairs):
 def _as_text_list(texts):
     if isinstance(texts, (str, bytes)):
         texts = [texts]
+    if isinstance(texts, (dict, set, frozenset)) or hasattr(texts, "keys"):
+        raise TypeError(
+            "Expected a string or a list of strings to translate; a mapping or set has no "
+            f"order of texts. Received: texts={texts!r:.80}"
+        )
     try:
         texts = list(texts)
     except TypeError:
@@ -237,4 +243,5 @@ def _as_text_list(texts):
     bad = [t for t in texts if not isinstance(t, (str, bytes))]
     if bad:
         raise TypeError(f"Expected strings to translate. Received: texts items {bad[:3]!r}")
+    check_encodable(texts)
     return texts

@@ -97,6 +97,7 @@ def as_string_tensor(inputs):
     """Text input -> `tf.string` tensor of shape `()` or `(batch,)`."""
     is_text_array = isinstance(inputs, np.ndarray) and inputs.dtype.kind in "USO"
     if isinstance(inputs, (str, bytes, list, tuple)) or is_text_array:
+        check_encodable(inputs)
         try:
             inputs = tf.constant(inputs, dtype=tf.string)
         except (TypeError, ValueError) as error:
@@ -111,6 +112,28 @@ def as_string_tensor(inputs):
             f"Expected a scalar or (batch,) string tensor. Received: inputs.shape={inputs.shape}"
         )
     return inputs
+
+
+def check_encodable(texts):
+    """Raises a `ValueError` naming the first str of `texts` that UTF-8 cannot encode.
+
+    Such a str holds a lone surrogate (`"\\ud800"`, from a bad decode upstream);
+    `tf.constant` would fail on it with a message that names no text.
+    """
+    items = [texts] if isinstance(texts, str) else texts
+    if isinstance(items, np.ndarray):
+        items = items.ravel().tolist()
+    for index, text in enumerate(items if isinstance(items, (list, tuple)) else []):
+        if not isinstance(text, str):
+            continue
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"Expected text that encodes as UTF-8; text {index} holds "
+                f"{text[error.start]!r} (a lone surrogate) at character {error.start}. "
+                f"Received: {text!r:.80}"
+            ) from None
 
 
 def as_text_list(texts):

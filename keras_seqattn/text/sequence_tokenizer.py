@@ -1,6 +1,7 @@
 """Text to padded ids and back, with [PAD] [UNK] [START] [STOP] at ids 0-3."""
 
 import collections
+import functools
 
 import keras
 import keras_hub
@@ -215,12 +216,18 @@ class SequenceTokenizer(keras.layers.Layer):
 
     def _graph_function(self, key):
         if key not in self._graph_fns:
+            # A `partial`, not a lambda: TensorFlow counts traces per code object, so
+            # the first (and only) trace of every tokenizer's functions would add up
+            # to a false "excessive retracing" warning during `prepare` and `fit`.
             self._graph_fns[key] = tf.function(
-                lambda texts: self._tokenize(texts, *key),
+                functools.partial(self._tokenize_texts, key=key),
                 input_signature=[tf.TensorSpec([None], tf.string)],
                 autograph=False,
             )
         return self._graph_fns[key]
+
+    def _tokenize_texts(self, texts, key):
+        return self._tokenize(texts, *key)
 
     def _tokenize(self, inputs, add_start, add_stop, sequence_length):
         texts = tf.reshape(inputs, (-1,))  # (batch,)
