@@ -1,4 +1,4 @@
-"""Evaluation: exact match, BLEU (sacrebleu), CIDEr (pycocoevalcap), localisation."""
+"""Evaluation: exact match, BLEU (sacrebleu), CIDEr (pycocoevalcap), localisation, accuracy."""
 
 from keras_seqattn.evaluation.attention_localization import (
     box_attention_mass,
@@ -11,6 +11,9 @@ from keras_seqattn.evaluation.caption_metrics import (
     caption_tokens,
 )
 from keras_seqattn.evaluation.evaluate_captioning import evaluate_captioning
+from keras_seqattn.evaluation.evaluate_image_classification import (
+    evaluate_image_classification,
+)
 from keras_seqattn.evaluation.evaluate_translation import (
     evaluate_translation,
     exact_match_by_length,
@@ -25,6 +28,7 @@ __all__ = [
     "caption_tokens",
     "corpus_bleu",
     "evaluate_captioning",
+    "evaluate_image_classification",
     "evaluate_translation",
     "exact_match",
     "exact_match_by_length",

@@ -50,7 +50,8 @@ def evaluate_captioning(
         and `examples`: `(first reference, prediction)` pairs in order.
     """
     if hasattr(examples, "as_numpy_iterator"):
-        examples = examples.as_numpy_iterator()
+        # `take` first: an iterator left half-read makes tf.data warn at exit.
+        examples = (examples.take(limit) if limit is not None else examples).as_numpy_iterator()
     images, references, boxes = [], [], []
     for example in examples:
         images.append(model.prepare_images(np.asarray(example["image"])[None])[0])

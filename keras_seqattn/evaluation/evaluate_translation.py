@@ -27,7 +27,8 @@ def evaluate_translation(
         `(source, reference, prediction)` triples, in the dataset's order.
     """
     if hasattr(pairs, "as_numpy_iterator"):
-        pairs = pairs.as_numpy_iterator()
+        # `take` first: an iterator left half-read makes tf.data warn at exit.
+        pairs = (pairs.take(limit) if limit is not None else pairs).as_numpy_iterator()
     sources, references = [], []
     for source, target in pairs:
         sources.append(_decode(source))
