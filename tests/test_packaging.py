@@ -66,7 +66,11 @@ def test_wheel_ships_applications_inside_the_package(tmp_path):
     (wheel,) = tmp_path.glob("keras_seqattn-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     top_level = {n.split("/")[0] for n in names}
-    assert top_level == {"keras_seqattn", wheel.name.split("-py")[0] + ".dist-info"}
+    dist_info = wheel.name.split("-py")[0] + ".dist-info"
+    # The console script's grammar, beside the package (see keras_seqattn_cli.py).
+    assert top_level == {"keras_seqattn", "keras_seqattn_cli.py", dist_info}
+    entry_points = zipfile.ZipFile(wheel).read(f"{dist_info}/entry_points.txt").decode()
+    assert "keras-seqattn = keras_seqattn_cli:main" in entry_points
     expected = {
         f"keras_seqattn/{p.relative_to(REPO / 'keras_seqattn').as_posix()}"
         for p in _python_files("keras_seqattn")
