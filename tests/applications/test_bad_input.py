@@ -126,6 +126,13 @@ TRANSLATE_CASES = {
         ValueError,
         "Received: length_penalty=nan$",
     ),
+    "dict": (lambda m: m.translate({"seven": 1}), TypeError, "a mapping or set has no order"),
+    "set": (lambda m: m.translate({"seven"}), TypeError, "a mapping or set"),
+    "lone_surrogate": (
+        lambda m: m.translate(["sev\ud800en"]),
+        ValueError,
+        r"encodes as UTF-8; text 0 holds '\\ud800' \(a lone surrogate\) at character 3",
+    ),
     "prepare_list": (lambda m: m.prepare(PAIRS), TypeError, "Received: pairs=list$"),
     "prepare_feature_dicts": (
         lambda m: m.prepare(_dataset({"source": ["a"], "target": ["b"]})),
@@ -325,6 +332,27 @@ MODEL_CASES = {
         lambda m: m["TransformerSeq2Seq"].translate("seven", max_length=np.int64(11)),
         ValueError,
         "cannot exceed 10. Received: max_length=11$",
+    ),
+    "seq2seq_from_corpus_misspelt": (
+        lambda m: AttentionSeq2Seq.from_corpus(PAIRS, source_mode="character", hiden_dim=8),
+        TypeError,
+        r"AttentionSeq2Seq\(\) got an unexpected keyword argument 'hiden_dim' \(did you mean "
+        r"'hidden_dim'\?\)",
+    ),
+    "vit_misspelt": (
+        lambda m: VisionTransformer(image_size=8, patch_size=4, num_classes=2, hiden_dim=8),
+        TypeError,
+        "unexpected keyword argument 'hiden_dim'",
+    ),
+    "seq2seq_from_corpus_max_source_0": (
+        lambda m: Seq2SeqRNN.from_corpus(PAIRS, source_mode="character", max_source_length=0),
+        ValueError,
+        "`max_source_length` must be an int >= 2. Received: max_source_length=0",
+    ),
+    "captioner_from_corpus_max_caption_0": (
+        lambda m: RNNCaptioner.from_corpus([(IMAGE[0], "one two")], max_caption_length=0),
+        ValueError,
+        "max_caption_length",
     ),
     "seq2seq_from_corpus_empty": (
         lambda m: Seq2SeqRNN.from_corpus([]),

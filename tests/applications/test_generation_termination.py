@@ -96,3 +96,24 @@ def test_never_stopping_model_ends_at_max_length_and_is_deterministic(family):
         again = _generate(model, max_length=max_length, beam_width=beam_width)
         np.testing.assert_array_equal(again.ids, first.ids)
         np.testing.assert_array_equal(again.scores, first.scores)
+
+
+def test_pad_emitted_before_the_end_keeps_tokens_and_attention_rows_aligned(tmp_path):
+    """A barely trained model may emit `[PAD]` (id 0) mid-output: the heat map still draws."""
+    from keras_seqattn.visualization import plot_attention_heatmap
+
+    model, output_dense, tokenizer = _build("transformer_seq2seq")
+    bias = np.zeros(ops.convert_to_numpy(output_dense.bias).shape, "float32")
+    bias[0] = 1e9  # [PAD] always wins; [STOP] never comes
+    output_dense.bias.assign(bias)
+    result = model.translate(TEXTS, max_length=5)
+    assert result.ids.tolist() == [[0] * 5, [0] * 5] and result.lengths.tolist() == [5, 5]
+    for attention, tokens, inputs in zip(
+        result.attention, result.output_tokens, result.input_tokens
+    ):
+        assert tokens == ["[PAD]"] * 5 and attention.shape == (5, len(inputs))
+    plot_attention_heatmap(
+        result.attention[0], result.input_tokens[0], result.output_tokens[0],
+        path=str(tmp_path / "map.png"),
+    )  # fmt: skip
+    assert (tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"

@@ -344,3 +344,28 @@ def test_sentence_piece_survives_clear_session(pieces):
         tf.data.Dataset.from_tensor_slices(texts).batch(2).map(lambda s: pieces(s, add_stop=True))
     )
     np.testing.assert_array_equal(next(mapped.as_numpy_iterator()), before)
+
+
+def test_many_tokenizers_give_no_false_retracing_warning():
+    """Each eager function traces once; TensorFlow must not count them as retracing."""
+    import logging
+
+    class Records(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    records = Records()
+    logging.getLogger("tensorflow").addHandler(records)
+    try:
+        for index in range(4):
+            tokenizer = SequenceTokenizer.from_corpus([f"text {index}", "more"], mode="character")
+            for length in (None, 8):
+                tokenizer(["a text"], add_stop=True, sequence_length=length)
+                tokenizer(["a text"], add_start=True, sequence_length=length)
+    finally:
+        logging.getLogger("tensorflow").removeHandler(records)
+    assert not [m for m in records.messages if "retracing" in m]
