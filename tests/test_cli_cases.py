@@ -26,7 +26,7 @@ from keras_seqattn import cli, datasets
 from keras_seqattn.applications import AttentionCaptioner, AttentionSeq2Seq, VisionTransformer
 from keras_seqattn.saving import load_model
 
-pytestmark = pytest.mark.only_backend(
+IN_PROCESS = pytest.mark.only_backend(
     "tensorflow",
     reason="argument and file handling, backend independent; the model work under them is "
     "tested on every backend elsewhere",
@@ -271,6 +271,7 @@ CASES = [
 ]
 
 
+@IN_PROCESS
 @pytest.mark.parametrize("argv, code, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_user_error_is_one_line_and_touches_no_file(files, argv, code, message, capsys):
     argv = [a.replace("{root}", str(files)) for a in argv]
@@ -285,6 +286,7 @@ def test_user_error_is_one_line_and_touches_no_file(files, argv, code, message, 
     assert not (files / "new_run").exists()
 
 
+@IN_PROCESS
 def test_finished_run_trains_on_with_more_epochs(files, capsys):
     run = files / "run"
     first = json.loads((run / "metrics.json").read_text())
@@ -303,6 +305,7 @@ def test_finished_run_trains_on_with_more_epochs(files, capsys):
     assert code == 1 and "trained for 3 epochs, more than the 2" in err
 
 
+@IN_PROCESS
 def test_sixteen_bit_png_gives_the_eight_bit_answer(files, capsys):
     for model in ("captioner", "vit"):
         outputs = []
@@ -319,6 +322,7 @@ def test_sixteen_bit_png_gives_the_eight_bit_answer(files, capsys):
     assert float(p) == pytest.approx(float(np.max(probabilities)), abs=1e-4)
 
 
+@IN_PROCESS
 def test_evaluate_scores_a_vit(files, capsys):
     argv = ["evaluate", str(files / "vit.keras"), "--dataset", "digits", "--limit", "40"]
     assert cli.main(argv) == 0

@@ -38,7 +38,7 @@ TRAIN = [
 
 
 def command(out, epochs, seed=0):
-    return [sys.executable, "-m", "keras_seqattn.cli", *TRAIN, "--out", str(out),
+    return [sys.executable, "-m", "keras_seqattn_cli", *TRAIN, "--out", str(out),
             "--epochs", str(epochs), "--seed", str(seed)]  # fmt: skip
 
 
@@ -82,7 +82,8 @@ def test_killed_training_resumes_with_no_epoch_lost_or_repeated(tmp_path):
     assert len(metrics["history"]["loss"]) == epochs
     # The epochs before the kill are kept as they were, not trained again.
     assert metrics["history"]["loss"][: killed["epoch"]] == killed["history"]["loss"]
-    assert not (tmp_path / "checkpoint").exists() and (tmp_path / "model.keras").exists()
+    # The checkpoint stays, at the last epoch, so that more epochs can train on.
+    assert read_state(tmp_path)["epoch"] == epochs and (tmp_path / "model.keras").exists()
 
 
 def test_same_seed_gives_identical_metrics(tmp_path):

@@ -340,9 +340,12 @@ MODEL_CASES = {
         r"'hidden_dim'\?\)",
     ),
     "vit_misspelt": (
-        lambda m: VisionTransformer(image_size=8, patch_size=4, num_classes=2, hiden_dim=8),
+        lambda m: VisionTransformer(
+            image_size=8, patch_size=4, num_classes=2, hidden_dim=8, num_layers=1, num_heads=2,
+            mlp_dim=8, dropuot=0.1,
+        ),  # fmt: skip
         TypeError,
-        "unexpected keyword argument 'hiden_dim'",
+        "unexpected keyword argument 'dropuot' \\(did you mean 'dropout'\\?\\)",
     ),
     "seq2seq_from_corpus_max_source_0": (
         lambda m: Seq2SeqRNN.from_corpus(PAIRS, source_mode="character", max_source_length=0),
