@@ -12,10 +12,9 @@ processes do not load. SentencePiece's BPE encoder (Kudo & Richardson, 2018;
 2. Split into words before each `▁` (no piece has `▁` after its first
    character, so merges never cross a word boundary) and words into characters.
 3. Merge: repeatedly join the adjacent pair whose join is the piece of highest
-   score (the leftmost on a tie), until no join is a piece. Symbols are integer
-   ids and the joins a table of id pairs, computed from the pieces at export
-   time, so the loop does no string work; one merge per word per
-   `tf.while_loop` iteration, all words at once.
+   score (the leftmost on a tie), until no join is a piece
+   (`_bpe_merges.BpeMerges`: integer codes, a table of code pairs, loops whose
+   cost grows linearly with the text, however long its words).
 4. Characters outside the vocabulary become `[UNK]` and, as SentencePiece
    does, a run of `[UNK]`s is folded into one.
 
@@ -23,11 +22,12 @@ Only BPE models without user-defined or unused pieces (what `from_corpus`
 trains) are supported: `SentencePieceGraph` checks.
 """
 
-import numpy as np
 import tensorflow as tf
 from sentencepiece import sentencepiece_model_pb2
 
+from keras_seqattn.export._bpe_merges import BpeMerges
 from keras_seqattn.export._lookup import lookup_table
+from keras_seqattn.export._ragged import first_of_rows
 from keras_seqattn.export._unicode_maps import CharacterMap, sentence_piece_map
 
 # SentencePiece writes a space as this character.
@@ -74,34 +74,16 @@ class SentencePieceGraph(tf.Module):
         self.characters = lookup_table(
             characters, [code[c] for c in characters], tf.string, tf.int32, 1
         )
-        # (left, right) -> the code of the piece they join into, keyed left * base
-        # + right; a key with a 0 or a 1 in it is in no table.
-        self.key_base = 2 + size + len(code) - len(normal)
-        keys, joined = [], []
-        for piece in normal:
-            for cut in range(1, len(piece)):
-                left, right = piece[:cut], piece[cut:]
-                if left in code and right in code:
-                    keys.append(code[left] * self.key_base + code[right])
-                    joined.append(code[piece])
-        self.merges = lookup_table(keys, joined, tf.int64, tf.int32, 0)
-        lowest = [float(np.finfo(np.float32).min)]
-        scores = lowest * 2 + [piece.score for piece in model.pieces]
-        self.scores = tf.constant(scores + lowest * (self.key_base - len(scores)), tf.float32)
+        self.merges = BpeMerges(code, {p: model.pieces[i].score for p, i in normal.items()})
         self.normalize = CharacterMap(sentence_piece_map(proto))
 
     def __call__(self, texts):
         words = tf.strings.split(self._normalized(texts), sep=" ")  # ragged (batch, None)
         words = tf.ragged.boolean_mask(words, tf.not_equal(words, ""))
         chars = tf.strings.unicode_split(words.flat_values, "UTF-8")  # ragged (words, None)
-        codes = self._merge(tf.ragged.map_flat_values(self.characters.lookup, chars).to_tensor())
-        codes = words.with_flat_values(codes).merge_dims(1, 2).to_tensor()  # (batch, T), 0 pads
-        # A character outside the vocabulary is `[UNK]`, and an `[UNK]` right
-        # after an `[UNK]` is folded into it.
-        unknown = tf.logical_or(tf.equal(codes, 1), codes >= 2 + self.vocabulary_size)
-        after_unknown = tf.pad(unknown[:, :-1], [[0, 0], [1, 0]])
-        keep = (codes > 0) & tf.logical_not(unknown & after_unknown)
-        return tf.ragged.boolean_mask(tf.where(unknown, self.unknown_id, codes - 2), keep)
+        codes = tf.ragged.map_flat_values(self.characters.lookup, chars)
+        symbols = self.merges(codes)  # ragged (words, None)
+        return self._ids(words.with_flat_values(symbols).merge_dims(1, 2))
 
     def _normalized(self, texts):
         """Normalised text with a space before every word, `▁` not yet written."""
@@ -112,34 +94,17 @@ class SentencePieceGraph(tf.Module):
         # Words start at spaces, and at `▁`s the text brought with it.
         return tf.strings.regex_replace(texts, f" |{SPACE}", f" {SPACE}")
 
-    def _merge(self, codes):
-        """Symbol codes `(N, L)`, 0-padded -> ragged codes `(N, None)` after every BPE merge."""
-        width = tf.shape(codes)[1]
-        columns = tf.range(width)[tf.newaxis, :]  # (1, L)
-
-        def merge_once(codes, rows):
-            # Only the words that merged last time can merge again.
-            words = tf.gather(codes, rows)  # (A, L)
-            keys = tf.cast(words[:, :-1], tf.int64) * self.key_base
-            keys += tf.cast(words[:, 1:], tf.int64)  # (A, L - 1)
-            joined = tf.pad(self.merges.lookup(keys), [[0, 0], [0, 1]])  # (A, L), 0: none
-            scores = tf.gather(self.scores, joined)  # (A, L), lowest where none
-            best = tf.argmax(scores, axis=1, output_type=tf.int32)  # (A,)
-            merges = tf.gather(joined, best[:, tf.newaxis], batch_dims=1)  # (A, 1), 0: none
-            # Without a merge, `best` moves past the end and the row stays as it is.
-            best = tf.where(merges[:, 0] > 0, best, width)[:, tf.newaxis]  # (A, 1)
-            following = tf.pad(words[:, 1:], [[0, 0], [0, 1]])  # (A, L): column j + 1
-            words = tf.where(columns < best, words, tf.where(columns == best, merges, following))
-            codes = tf.tensor_scatter_nd_update(codes, rows[:, tf.newaxis], words)
-            return codes, tf.boolean_mask(rows, merges[:, 0] > 0)
-
-        codes, _ = tf.while_loop(
-            lambda codes, rows: tf.size(rows) > 0,
-            merge_once,
-            (codes, tf.range(tf.shape(codes)[0])),
-            shape_invariants=(tf.TensorShape([None, None]), tf.TensorShape([None])),
+    def _ids(self, codes):
+        """Ragged codes `(batch, None)` -> ids; a run of `[UNK]`s is folded into one."""
+        values = codes.flat_values
+        # A character outside the vocabulary is `[UNK]`.
+        unknown = tf.logical_or(tf.equal(values, 1), values >= 2 + self.vocabulary_size)
+        after_unknown = tf.logical_and(
+            tf.pad(unknown[:-1], [[1, 0]]), tf.logical_not(first_of_rows(codes))
         )
-        return tf.RaggedTensor.from_tensor(codes, padding=0)  # ragged (N, None)
+        keep = tf.logical_not(tf.logical_and(unknown, after_unknown))
+        ids = codes.with_flat_values(tf.where(unknown, self.unknown_id, values - 2))
+        return tf.ragged.boolean_mask(ids, codes.with_flat_values(keep))
 
 
 def _parse(proto):

@@ -20,6 +20,7 @@ import functools
 import tensorflow as tf
 
 from keras_seqattn.export._lookup import lookup_table
+from keras_seqattn.export._ragged import join_rows
 
 # Planes 4-13 are unassigned and planes 15-16 private use: normalisation leaves
 # them alone. Plane 14 holds tags and variation selectors, which it removes.
@@ -78,4 +79,4 @@ class CharacterMap(tf.Module):
         flat = chars.flat_values
         mapped = self.table.lookup(flat)
         mapped = tf.where(tf.equal(mapped, _MISSING), flat, mapped)
-        return tf.strings.reduce_join(chars.with_flat_values(mapped), axis=-1)
+        return join_rows(chars.with_flat_values(mapped))

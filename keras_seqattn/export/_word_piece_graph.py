@@ -17,7 +17,8 @@ same algorithm with core ops:
    no piece matches, or longer than 100 bytes, is one `[UNK]`. A
    `tf.while_loop` walks all words at once, one piece per step: it looks up the
    1 to `longest` characters at the position of each word not yet done and
-   takes the longest hit.
+   takes the longest hit. Each step works on those words only and writes their
+   pieces to a `tf.TensorArray`, so the cost grows linearly with the text.
 """
 
 import tensorflow as tf
@@ -48,8 +49,11 @@ class WordPieceGraph(tf.Module):
     def __init__(self, vocabulary, lowercase, name=None):
         super().__init__(name=name)
         self.case_fold = CharacterMap(case_fold_map()) if lowercase else None
-        ids = list(range(len(vocabulary)))
-        self.table = lookup_table(vocabulary, ids, tf.string, tf.int32, -1)
+        # A word's first piece, and the pieces after it (`##` dropped).
+        first = {p: i for i, p in enumerate(vocabulary) if not p.startswith(_SUFFIX)}
+        rest = {p[len(_SUFFIX) :]: i for i, p in enumerate(vocabulary) if p.startswith(_SUFFIX)}
+        self.first = lookup_table(list(first), list(first.values()), tf.string, tf.int32, -1)
+        self.rest = lookup_table(list(rest), list(rest.values()), tf.string, tf.int32, -1)
         # The longest piece, in characters, bounds the candidates per position.
         self.longest = max(len(p.removeprefix(_SUFFIX)) for p in vocabulary)
 
@@ -63,61 +67,70 @@ class WordPieceGraph(tf.Module):
 
     def _word_pieces(self, words):
         """Words `(N,)` -> ragged ids `(N, None)`: the greedy longest match of each."""
+        count = tf.size(words)
         too_long = tf.strings.length(words) > _MAX_BYTES_PER_WORD  # bytes
-        lengths = tf.strings.length(words, unit="UTF8_CHAR")  # (N,)
-        # A too-long word is `[UNK]` whatever its characters: walk none of them.
-        lengths = tf.where(too_long, 0, lengths)
-        count = tf.shape(words)[0]
-        width = tf.reduce_max(tf.concat([lengths, [0]], axis=0))  # most pieces of a word
-        columns = tf.range(width)[tf.newaxis, :]  # (1, L)
-
-        def walk(step, position, failed, out):
-            # Only the words still being walked: after a step or two, few are.
-            active = tf.where(tf.logical_and(position < lengths, tf.logical_not(failed)))  # (A, 1)
-            at, left = tf.gather_nd(position, active), tf.gather_nd(lengths - position, active)
-            # The candidates at each word's position: 1 to `longest` characters,
-            # no more than the longest rest of a word.
-            sizes = tf.range(1, tf.minimum(self.longest, tf.reduce_max(left)) + 1)[tf.newaxis]
-            shape = [tf.shape(at)[0], tf.shape(sizes)[1]]  # (A, K)
-            text = tf.strings.substr(
-                tf.broadcast_to(tf.gather_nd(words, active)[:, tf.newaxis], shape),
-                tf.broadcast_to(at[:, tf.newaxis], shape),
-                tf.broadcast_to(sizes, shape),
-                unit="UTF8_CHAR",
-            )  # (A, K)
-            prefix = tf.broadcast_to(tf.where(at > 0, _SUFFIX, "")[:, tf.newaxis], shape)
-            found = self.table.lookup(tf.strings.join([prefix, text]))  # (A, K)
-            found = tf.where(sizes <= left[:, tf.newaxis], found, -1)
-            size = tf.reduce_max(tf.where(found >= 0, sizes, 0), axis=1)  # longest, 0: none
-            piece = tf.gather(found, tf.maximum(size - 1, 0), batch_dims=1)  # (A,)
-            failed = tf.tensor_scatter_nd_update(failed, active, size == 0)
-            position = tf.tensor_scatter_nd_add(position, active, size)
-            # The step-th piece of each word goes to column `step`.
-            # (A word that failed just now has -1, as nothing matched.)
-            row = tf.tensor_scatter_nd_update(tf.fill([count], -1), active, piece)  # (N,)
-            out = tf.where(columns == step, row[:, tf.newaxis], out)
-            return step + 1, position, failed, out
-
-        _, _, failed, out = tf.while_loop(
-            # Until every word is walked or failed: as many steps as the most pieces.
-            lambda step, position, failed, out: tf.reduce_any(
-                tf.logical_and(position < lengths, tf.logical_not(failed))
-            ),
-            walk,
-            (
-                tf.constant(0),
-                tf.zeros([count], tf.int32),
-                tf.zeros([count], tf.bool),
-                tf.fill([count, width], -1),  # (N, L): piece ids, -1 where none
-            ),
+        chars = tf.strings.unicode_split(words, "UTF-8")  # ragged (N, None)
+        lengths, starts = (
+            tf.cast(chars.row_lengths(), tf.int32),
+            tf.cast(chars.row_starts(), tf.int32),
         )
-        # One more column, so that a word with no characters walked (too long)
-        # has room for its `[UNK]`.
-        out = tf.pad(out, [[0, 0], [0, 1]], constant_values=-1)  # (N, L + 1)
-        unknown = tf.logical_or(too_long, failed)[:, tf.newaxis]  # (N, 1)
-        first = tf.equal(tf.range(width + 1), 0)[tf.newaxis, :]  # (1, L + 1)
-        out = tf.where(unknown, tf.where(first, 1, -1), out)  # (N, L + 1)
-        return tf.ragged.boolean_mask(out, out >= 0)  # ragged (N, None)
+        # Where each character starts, in bytes from the first word's start (one
+        # more: where the last ends), so that each candidate is a byte substring.
+        sizes = tf.strings.length(chars.flat_values)
+        offsets = tf.concat([[0], tf.cumsum(sizes)], axis=0)  # (characters + 1,)
+        # A too-long word is `[UNK]` whatever its characters: walk none of them.
+        walked = tf.where(tf.logical_and(lengths > 0, tf.logical_not(too_long)))[:, 0]
+
+        def walk(rows, position, found, table):
+            # Only the words still being walked, each at its position: after a
+            # step or two, few are.
+            left = tf.gather(lengths, rows) - position  # (A,)
+            # The candidates at each word's position: 1 to `longest` characters,
+            # no more than the longest rest of a word (none for no word).
+            most = tf.clip_by_value(tf.reduce_max(left), 0, self.longest)
+            sizes = tf.range(1, most + 1)[tf.newaxis]  # (1, K)
+            at = tf.gather(starts, rows) + position  # (A,): the position's character
+            begin = tf.gather(offsets, at)[:, tf.newaxis]  # (A, 1)
+            end = tf.gather(offsets, at[:, tf.newaxis] + tf.minimum(sizes, left[:, tf.newaxis]))
+            word_begin = tf.gather(offsets, tf.gather(starts, rows))[:, tf.newaxis]
+            candidates = tf.strings.substr(
+                tf.gather(words, rows)[:, tf.newaxis],  # broadcast to (A, K)
+                tf.broadcast_to(begin - word_begin, tf.shape(end)),
+                end - begin,
+            )  # (A, K)
+            ids = tf.where(sizes <= left[:, tf.newaxis], table.lookup(candidates), -1)  # (A, K)
+            size = tf.reduce_max(tf.where(ids >= 0, sizes, 0), axis=1)  # longest, 0: none
+            piece = tf.gather(ids, tf.maximum(size - 1, 0), batch_dims=1)  # (A,), -1: none
+            found = found.write(found.size(), tf.stack([tf.cast(rows, tf.int32), piece], 1))
+            # A word goes on while it matched and has characters left.
+            position += size
+            going = tf.logical_and(size > 0, position < tf.gather(lengths, rows))
+            return tf.boolean_mask(rows, going), tf.boolean_mask(position, going), found
+
+        found = tf.TensorArray(
+            tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None, 2]
+        )
+        found = found.write(0, tf.zeros([0, 2], tf.int32))  # concat() needs one element
+        # The first pieces of all words, then a step per piece after them.
+        state = walk(walked, tf.zeros_like(walked, tf.int32), found, self.first)
+        _, _, found = tf.while_loop(
+            lambda rows, position, found: tf.size(rows) > 0,
+            lambda rows, position, found: walk(rows, position, found, self.rest),
+            state,
+        )
+        found = found.concat()  # (pieces, 2): (word, piece id or -1), in walking order
+        rows, pieces = found[:, 0], found[:, 1]
+        # A word with a position no piece matched, or too long, is one `[UNK]`.
+        failed = tf.math.unsorted_segment_max(tf.cast(pieces < 0, tf.int32), rows, count) > 0
+        unknown = tf.cast(tf.where(tf.logical_or(failed, too_long))[:, 0], tf.int32)
+        kept = tf.logical_not(tf.gather(failed, rows))
+        rows = tf.concat([tf.boolean_mask(rows, kept), unknown], axis=0)
+        pieces = tf.concat([tf.boolean_mask(pieces, kept), tf.ones_like(unknown)], axis=0)
+        order = tf.argsort(rows, stable=True)  # each word's pieces stay in walking order
+        rows = tf.cast(tf.gather(rows, order), tf.int64)
+        return tf.RaggedTensor.from_value_rowids(
+            tf.gather(pieces, order), rows, tf.cast(count, tf.int64)
+        )
 
 
 def split_words(texts):

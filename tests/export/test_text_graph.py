@@ -120,6 +120,52 @@ def test_any_composed_text_tokenises_as_in_keras(tokenizers, texts):
     _assert_same(tokenizers, texts)
 
 
+def _long_words(corpus):
+    """Text of one long word among short ones, and words long enough for each loop."""
+    joined = "".join(corpus).replace(" ", "")
+    return [
+        " ".join(corpus[:60]) + " " + joined[:3000] + " " + " ".join(corpus[60:120]),
+        joined[:65],  # just past the short-word loop of BPE merges
+        joined[:100],  # word pieces: the longest word walked, not too long
+        "ab" * 700 + " " + "x" * 1500,  # runs of one pair
+    ]
+
+
+def test_long_words_tokenise_as_in_keras(tokenizers, corpus):
+    _assert_same(tokenizers, _long_words(corpus))
+
+
+def test_bpe_merges_with_shuffled_scores_match_sentence_piece(corpus):
+    """Any order of piece scores, ties included, merges as SentencePiece does.
+
+    A trained model's scores follow its training order; shuffled, a merge often
+    makes a pair of higher score than itself, which the many-merges-per-step
+    loop has to see (`_bpe_merges`).
+    """
+    import random
+
+    import sentencepiece
+    from sentencepiece import sentencepiece_model_pb2
+
+    keras_tokenizer = SequenceTokenizer.from_corpus(corpus, mode="sentence_piece", lowercase=False)
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(keras_tokenizer._proto_bytes)
+    normal = [piece for piece in model.pieces if piece.type == piece.NORMAL]
+    scores = [piece.score for piece in normal]
+    random.Random(0).shuffle(scores)
+    for i, (piece, score) in enumerate(zip(normal, scores)):
+        piece.score = round(score / 20) if i % 5 == 0 else score  # ties
+    proto = model.SerializeToString()
+    graph = tf.function(
+        SentencePieceGraph(proto), input_signature=[tf.TensorSpec([None], tf.string)]
+    )
+    texts = corpus[:300] + _long_words(corpus)
+    expected = sentencepiece.SentencePieceProcessor(model_proto=proto).encode(texts)
+    got = graph(tf.constant(texts)).to_list()
+    mismatches = [(text, g, e) for text, g, e in zip(texts, got, expected) if g != e]
+    assert not mismatches, f"{len(mismatches)} of {len(texts)} differ, e.g. {mismatches[:2]}"
+
+
 def test_truncation_keeps_stop_last(corpus):
     keras_tokenizer = SequenceTokenizer.from_corpus(corpus, mode="sentence_piece")
     graph = _text_graph.SourceTokenizer(keras_tokenizer, max_length=5)
