@@ -12,9 +12,14 @@ and the sources of `date_normalization`), this reports:
 - `build_s`: seconds to build the graph tokenizer (its Unicode tables included);
 - `table_entries`: rows of its per-character normalisation table;
 - latency, median ms per request of batch 1 and 32, of the Keras tokenizer and
-  of the graph tokenizer (a `tf.function`, as the SavedModel runs it).
+  of the graph tokenizer (a `tf.function`, as the SavedModel runs it);
+- length scaling: one request of 2,000 and of 20,000 characters, arranged as
+  test texts' words, as one long word (half the characters, spaces dropped)
+  among such words, and as words of 100 characters (the longest word pieces
+  walk); ms per request, the ids' agreement with Keras, and each 20,000
+  characters' time over the 2,000 characters of words (the goal: under 10).
 
-    python benchmarks/graph_tokenizer.py           # about 2 minutes on CPU
+    python benchmarks/graph_tokenizer.py           # about 4 minutes on CPU
     python benchmarks/graph_tokenizer.py --smoke   # seconds; CI runs this
 
 Writes `benchmarks/results/graph_tokenizer_tensorflow.json` and prints a table.
@@ -29,6 +34,8 @@ import statistics
 import time
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+# Request lengths of the length-scaling section, in characters.
+LENGTHS = (2_000, 20_000)
 # (mode, lowercase, vocabulary size)
 TOKENIZERS = [
     ("word_piece", True, 1000),
@@ -100,6 +107,7 @@ def measure(mode, lowercase, vocabulary_size, train, test, args):
             "keras": timed_ms(lambda texts: tokenizer(texts, add_stop=True), requests, args.rounds),
             "graph": timed_ms(lambda texts: function(tf.constant(texts)), requests, args.rounds),
         }
+    length_scaling = scaling(tokenizer, function, test, max(3, args.rounds + 2))
     return {
         "mode": mode,
         "lowercase": lowercase,
@@ -110,7 +118,47 @@ def measure(mode, lowercase, vocabulary_size, train, test, args):
         "build_s": round(build_s, 2),
         "table_entries": None if table is None else int(table.table.size()),
         "latency_ms": latency,
+        "length_scaling_ms": length_scaling,
     }
+
+
+def arrangements(test, length):
+    """Requests of `length` characters: words, one long word among them, words of 100."""
+    words = " ".join(test)
+    letters = words.replace(" ", "")
+    long = letters[: length // 2]
+    hundreds = " ".join(letters[i : i + 100] for i in range(0, length, 101))
+    return {
+        "words": words[:length],
+        "one_long_word": f"{words[: length - len(long) - 1]} {long}",
+        "words_of_100": hundreds[:length],
+    }
+
+
+def scaling(tokenizer, function, test, rounds):
+    """ms per request, and agreement with Keras, of each arrangement and length."""
+    import numpy as np
+    import tensorflow as tf
+
+    def rows(ids):
+        return [[int(i) for i in row if i] for row in np.asarray(ids)]
+
+    measured = {}
+    for length in LENGTHS:
+        for name, text in arrangements(test, length).items():
+            same = rows(function(tf.constant([text]))) == rows(tokenizer([text], add_stop=True))
+            measured[f"{name}_{length}"] = {
+                "characters": len(text),
+                "agree": same,
+                "keras": timed_ms(lambda t: tokenizer(t, add_stop=True), [[text]], rounds),
+                "graph": timed_ms(lambda t: function(tf.constant(t)), [[text]], rounds),
+            }
+    base = measured[f"words_{LENGTHS[0]}"]["graph"]
+    ratios = {
+        name: round(measured[f"{name}_{LENGTHS[-1]}"]["graph"] / base, 2)
+        for name in arrangements(test, LENGTHS[0])
+    }
+    return {"requests": measured, f"graph_{LENGTHS[-1]}_over_words_{LENGTHS[0]}": ratios}
 
 
 def print_table(results):
@@ -127,6 +175,16 @@ def print_table(results):
         )
 
 
+def print_scaling(results):
+    names = list(results[0]["length_scaling_ms"]["requests"])
+    print(f"\n{'graph ms, one request':<22}" + "".join(f"{n:>22}" for n in names) + "  ratios")
+    for r in results:
+        scaling = r["length_scaling_ms"]
+        cells = "".join(f"{scaling['requests'][n]['graph']:>22}" for n in names)
+        ratios = next(v for k, v in scaling.items() if k != "requests")
+        print(f"{r['mode'] + ' ' + str(r['lowercase']):<22}{cells}  {ratios}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-limit", type=int, default=5000, help="pairs per dataset")
@@ -138,6 +196,8 @@ def main():
     args = parser.parse_args()
     if args.smoke:
         args.train_limit, args.test_limit, args.requests, args.rounds = 200, 40, 2, 1
+        global LENGTHS
+        LENGTHS = (200, 2_000)
 
     import keras
     import tensorflow as tf
@@ -173,6 +233,7 @@ def main():
     }
     (out / f"{stem}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     print_table(results)
+    print_scaling(results)
 
 
 if __name__ == "__main__":
