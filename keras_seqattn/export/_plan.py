@@ -19,6 +19,8 @@ class ExportPlan:
         files: dict of file name -> JSON-able value, written beside the models.
         trackables: TensorFlow resources the endpoints use besides the model
             (lookup tables).
+        id_limits: dict of input name -> vocabulary size, for the token-id
+            inputs the served signatures check (see `checked`).
         notes: messages for the user (what was left out, and why).
     """
 
@@ -26,26 +28,86 @@ class ExportPlan:
     tflite: list = dataclasses.field(default_factory=list)
     files: dict = dataclasses.field(default_factory=dict)
     trackables: list = dataclasses.field(default_factory=list)
+    id_limits: dict = dataclasses.field(default_factory=dict)
     notes: list = dataclasses.field(default_factory=list)
 
 
-def checked(fn, input_signature):
-    """`fn` that first checks its inputs' shapes against `input_signature`.
+def checked(fn, input_signature, id_limits=None):
+    """`fn` behind the checks a served signature needs at its door.
 
-    A loaded signature checks dtypes but not shapes, so an image of the wrong
-    size would fail deep inside the model; `tf.ensure_shape` fails at the door,
-    naming the input and the expected shape.
+    A loaded signature checks dtypes but nothing else, so `run`:
+
+    - checks shapes (`tf.ensure_shape`): an image of the wrong size fails naming
+      the input and the expected shape, not deep inside the model;
+    - refuses NaN and infinite values in float inputs, as Keras does, where the
+      model would answer NaN or caption noise;
+    - refuses token ids outside `[0, vocabulary size)` for the inputs named in
+      `id_limits` (`{input name: vocabulary size}`): a negative id would read an
+      embedding row from the end of the table;
+    - answers an empty batch with empty outputs: it runs `fn` on one stand-in row
+      (zeros, an empty string, a 1x1 PNG for encoded images) and returns the first
+      0 rows of every output, so a loop that cannot take a batch of 0 never sees one.
+
+    Each refusal is an `InvalidArgumentError` whose message says what was
+    expected and what came.
     """
+    id_limits = dict(id_limits or {})
 
     def run(*inputs):
         inputs = [
             tf.ensure_shape(x, spec.shape, name=f"check_{spec.name}")
             for x, spec in zip(inputs, input_signature)
         ]
-        return fn(*inputs)
+        checks = []
+        for x, spec in zip(inputs, input_signature):
+            if spec.dtype.is_floating:
+                checks.append(
+                    tf.debugging.assert_all_finite(
+                        x, f"`{spec.name}` must be finite; it holds NaN or infinity"
+                    )
+                )
+            if spec.name in id_limits:
+                limit = id_limits[spec.name]
+                checks.append(
+                    tf.debugging.assert_non_negative(
+                        x, message=f"`{spec.name}` must be ids in [0, {limit}); some are < 0"
+                    )
+                )
+                checks.append(
+                    tf.debugging.assert_less(
+                        x, tf.constant(limit, x.dtype),
+                        message=f"`{spec.name}` must be ids in [0, {limit}); some are >= {limit}",
+                    )
+                )  # fmt: skip
+        with tf.control_dependencies(checks):
+            inputs = [tf.identity(x) for x in inputs]
+        rows = tf.shape(inputs[0])[0]
+        padded = [
+            # `ensure_shape` gives back the static shape that `cond` loses.
+            tf.ensure_shape(
+                tf.cond(rows > 0, lambda x=x: x, lambda x=x, spec=spec: _stand_in(x, spec)),
+                spec.shape,
+            )
+            for x, spec in zip(inputs, input_signature)
+        ]
+        outputs = fn(*padded)
+        return tf.nest.map_structure(lambda y: y[:rows], outputs)
 
     run.__name__ = getattr(fn, "__name__", "run")
     return run
+
+
+def _stand_in(x, spec):
+    """One row like a row of `x` (which has none), for `checked`'s empty batches."""
+    if spec.dtype == tf.string:
+        if spec.name == "image_bytes":
+            return tf.reshape(tf.io.encode_png(tf.zeros((1, 1, 1), tf.uint8)), (1,))
+        return tf.fill(tf.concat([[1], tf.shape(x)[1:]], 0), "")
+    rest = tf.maximum(tf.shape(x)[1:], 1)  # an unknown length of 0 becomes 1
+    if spec.shape.rank is not None:
+        known = [d if d is not None else -1 for d in spec.shape[1:]]
+        rest = tf.where(tf.constant(known, tf.int32) >= 0, tf.constant(known, tf.int32), rest)
+    return tf.zeros(tf.concat([[1], rest], 0), spec.dtype)
 
 
 def generate(model, inputs, settings, beam_width):

@@ -96,6 +96,7 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
         plan.endpoints.append(("attention", serve_attention, [ids_spec]))
     tflite_spec = tf.TensorSpec((1, model.max_source_length), tf.int32, name="source_ids")
     plan.tflite.append(("model.tflite", ids_only, [tflite_spec]))
+    plan.id_limits["source_ids"] = model.source_tokenizer.vocabulary_size
     plan.files["vocabulary.json"] = list(target.vocabulary)
     plan.files["source_vocabulary.json"] = list(source.vocabulary)
     plan.files["export.json"] = {

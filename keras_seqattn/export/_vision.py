@@ -55,6 +55,7 @@ def vision_plan(model, top_k=5, label_names=None):
         "num_classes": num_classes,
         "top_k": k,
         "label_names": label_names,
+        "signatures": [name for name, _, _ in plan.endpoints],
     }
     if label_names is not None:
         plan.files["labels.json"] = label_names

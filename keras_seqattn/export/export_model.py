@@ -236,7 +236,9 @@ def _write(model, out, options):
         for resource in plan.trackables:
             archive.track(resource)
         for name, fn, signature in plan.endpoints:
-            archive.add_endpoint(name, checked(fn, signature), input_signature=signature)
+            archive.add_endpoint(
+                name, checked(fn, signature, plan.id_limits), input_signature=signature
+            )
         archive.write_out(str(staging / "saved_model"), verbose=False)
         tflite_files = []
         if options["tflite"]:
@@ -254,6 +256,8 @@ def _write(model, out, options):
                     "notes": plan.notes,
                 }
             (staging / name).write_text(json.dumps(value, indent=1, ensure_ascii=False) + "\n")
+        # `mkdtemp` made the folder 0700; a server running as another user must read it.
+        os.chmod(staging, 0o777 & ~_umask())
         # The old export moves aside before the new one moves in, and is deleted
         # only then: a crash at any point leaves a complete export on disk.
         if out.exists():
@@ -268,3 +272,10 @@ def _write(model, out, options):
             shutil.rmtree(previous) if previous.is_dir() else previous.unlink()
     for note in plan.notes:
         warnings.warn(note, stacklevel=3)
+
+
+def _umask():
+    """The process's umask (read by setting it, then putting it back)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
