@@ -147,8 +147,8 @@ class BpeMerges(tf.Module):
             # Symbol k becomes the piece of pair k, and symbol k + 1 goes.
             codes = tf.where(tf.pad(merge, [[0, 1]]), tf.pad(joined, [[0, 1]]), codes)  # (N,)
             kept = tf.where(tf.logical_not(tf.pad(merge, [[1, 0]])))[:, 0]  # (M,)
-            state = [tf.gather(x, kept) for x in (codes, word, offset)]
-            return (*state, tf.reduce_any(merge))
+            merged = tf.reduce_any(merge)
+            return tf.gather(codes, kept), tf.gather(word, kept), tf.gather(offset, kept), merged
 
         flat, word, _, _ = tf.while_loop(
             lambda codes, word, offset, merged: merged,
@@ -208,8 +208,8 @@ def _window_maxima(values, first, last, most):
     while 2 ** len(tables) < most:
         width = 2 ** (len(tables) - 1)
         tables.append(tf.maximum(tables[-1], _shifted(tables[-1], -width, NONE)))
-    tables = tf.stack(tables)  # (P, n): at (p, k), the max of values[k : k + 2**p]
     power = [0] + [min(int(np.log2(size)), len(tables) - 1) for size in range(1, most + 1)]
+    tables = tf.stack(tables)  # (P, n): at (p, k), the max of values[k : k + 2**p]
     index = tf.range(tf.size(values))
     maxima = []
     for start, end in ((first, index - 1), (index + 1, last)):
