@@ -16,7 +16,8 @@ class ExportPlan:
             gets each as a signature. One is named `"serving_default"`.
         tflite: list of `(file name, fn, static input_signature)`, converted
             with builtin ops only.
-        files: dict of file name -> JSON-able value, written beside the models.
+        files: dict of file name -> JSON-able value (or bytes, written as they
+            are), written beside the models.
         trackables: TensorFlow resources the endpoints use besides the model
             (lookup tables).
         id_limits: dict of input name -> vocabulary size, for the token-id

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from keras_seqattn.export import _text_graph
+from keras_seqattn.export._client_tokenizer import source_tokenizer_files
 from keras_seqattn.export._plan import ExportPlan, generate, has_attention
 
 
@@ -23,7 +24,10 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
       `token_ids`, and a note says so.
 
     TFLite (`model.tflite`): `source_ids` `(1, max_source_length)` -> `ids`,
-    `lengths`, `scores`; `source_vocabulary.json` and `vocabulary.json` beside.
+    `lengths`, `scores`; `source_vocabulary.json` and `vocabulary.json` beside,
+    and what a client needs to tokenise as `translate()` does
+    (`_client_tokenizer`: `source_tokenizer.json`, for sentence pieces
+    `source_tokenizer.model`).
     """
     source, target = model.source_tokenizer, model.target_tokenizer
     settings = dict(
@@ -72,8 +76,8 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
         plan.notes.append(
             f"The source tokenizer has no core TensorFlow version ({error}), so the "
             "SavedModel takes token ids, not strings: `serving_default` is `token_ids` "
-            "(source_ids in; text and ids out). Tokenise on the client with "
-            "source_vocabulary.json."
+            "(source_ids in; text and ids out). Tokenise on the client with serving.md's "
+            "client (source_tokenizer.json, source_tokenizer.model)."
         )
     if tokenize is not None:
         plan.trackables.append(tokenize)
@@ -99,6 +103,8 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
     plan.id_limits["source_ids"] = model.source_tokenizer.vocabulary_size
     plan.files["vocabulary.json"] = list(target.vocabulary)
     plan.files["source_vocabulary.json"] = list(source.vocabulary)
+    # LiteRT takes ids: what a client needs to tokenise as translate() does.
+    plan.files.update(source_tokenizer_files(source, model.max_source_length))
     plan.files["export.json"] = {
         "family": "translation",
         "source_mode": source.mode,

@@ -24,7 +24,7 @@ from keras_seqattn.export._ragged import join_rows
 
 # Planes 4-13 are unassigned and planes 15-16 private use: normalisation leaves
 # them alone. Plane 14 holds tags and variation selectors, which it removes.
-_CODE_POINTS = [*range(0xD800), *range(0xE000, 0x40000), *range(0xE0000, 0xF0000)]
+CODE_POINTS = [*range(0xD800), *range(0xE000, 0x40000), *range(0xE0000, 0xF0000)]
 # A lookup default no table value can be: a lone NUL byte maps to itself.
 _MISSING = "\x00<missing>"
 
@@ -34,7 +34,7 @@ def case_fold_map():
     """`{character: tensorflow_text.case_fold_utf8(character)}` where they differ."""
     import tensorflow_text  # Present with keras-hub; only the exporting process needs it.
 
-    characters = [chr(c) for c in _CODE_POINTS]
+    characters = [chr(c) for c in CODE_POINTS]
     folded = tensorflow_text.case_fold_utf8(tf.constant(characters)).numpy()
     return _changed(characters, (text.decode("utf-8") for text in folded))
 
@@ -54,7 +54,7 @@ def sentence_piece_map(proto):
         escape_whitespaces=False,
         remove_extra_whitespaces=False,
     )
-    characters = [chr(c) for c in _CODE_POINTS]
+    characters = [chr(c) for c in CODE_POINTS]
     return _changed(characters, map(normalizer.normalize, characters))
 
 

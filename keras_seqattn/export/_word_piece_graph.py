@@ -35,7 +35,7 @@ _CJK = (
 )
 _SUFFIX = "##"
 # `FastWordpieceTokenizer`'s `max_bytes_per_word`: a longer word is `[UNK]`.
-_MAX_BYTES_PER_WORD = 100
+MAX_BYTES_PER_WORD = 100
 
 
 class WordPieceGraph(tf.Module):
@@ -68,7 +68,7 @@ class WordPieceGraph(tf.Module):
     def _word_pieces(self, words):
         """Words `(N,)` -> ragged ids `(N, None)`: the greedy longest match of each."""
         count = tf.size(words)
-        too_long = tf.strings.length(words) > _MAX_BYTES_PER_WORD  # bytes
+        too_long = tf.strings.length(words) > MAX_BYTES_PER_WORD  # bytes
         chars = tf.strings.unicode_split(words, "UTF-8")  # ragged (N, None)
         lengths, starts = (
             tf.cast(chars.row_lengths(), tf.int32),

@@ -45,7 +45,10 @@ def export_model(
         `attention`.
     - `model.tflite` (with `tflite=True`): batch 1, builtin ops only, greedy
       search; images in for image models, token ids in for text models, ids out.
-    - `vocabulary.json` (and `source_vocabulary.json`): the token of each id.
+    - `vocabulary.json` (and `source_vocabulary.json`): the token of each id;
+      for translation models `source_tokenizer.json` (and, for sentence
+      pieces, `source_tokenizer.model`): what a LiteRT client needs to tokenise
+      as `translate()` does (`serving.md` has the client).
     - `export.json`: the signatures, sizes, special ids and notes.
 
     See `serving.md` for the request of each signature. The `.keras` format is
@@ -247,6 +250,9 @@ def _write(model, out, options):
                 (staging / name).write_bytes(content)
                 tflite_files.append(name)
         for name, value in plan.files.items():
+            if isinstance(value, bytes):  # a SentencePiece model, as it is
+                (staging / name).write_bytes(value)
+                continue
             if name == "export.json":
                 value = {
                     "model_class": type(model).__name__,

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 SERVING_PROCESS = pathlib.Path(__file__).with_name("serving_process.py")
+SERVING_MD = pathlib.Path(__file__).resolve().parents[2] / "serving.md"
 BUILTIN_OP = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
@@ -81,3 +82,24 @@ def overfit(model, pairs, steps=150, learning_rate=0.01):
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     model.fit(model.prepare(pairs.repeat(steps), batch_size=len(sources)), epochs=1, verbose=0)
     return model
+
+
+def litert_client(folder, translate=False):
+    """serving.md's LiteRT translation client, run on the export `folder`: its names.
+
+    The code is serving.md's own, the `python` blocks after the markers
+    `<!-- litert-client: tokenise -->` (and `translate`), with `folder` set.
+    """
+    blocks = dict(
+        re.findall(
+            r"<!-- litert-client: (\w+) -->\n```python\n(.*?)```",
+            SERVING_MD.read_text(encoding="utf-8"),
+            re.S,
+        )
+    )
+    code = blocks["tokenise"] + (blocks["translate"] if translate else "")
+    assert code.count('folder = "run/export"') == 1, "the client's folder line moved"
+    code = code.replace('folder = "run/export"', f"folder = {str(folder)!r}")
+    names = {}
+    exec(compile(code, str(SERVING_MD), "exec"), names)
+    return names

@@ -5,6 +5,7 @@ keras-hub and `tensorflow_text`'s custom ops (`FastWordpieceTokenizer`,
 `SentencepieceOp`): an independent implementation to compare with, id for id.
 """
 
+import json
 import unicodedata
 
 import numpy as np
@@ -15,8 +16,10 @@ from hypothesis import strategies as st
 
 from keras_seqattn import datasets
 from keras_seqattn.export import _text_graph
+from keras_seqattn.export._client_tokenizer import source_tokenizer_files
 from keras_seqattn.export._sentence_piece_graph import SentencePieceGraph
 from keras_seqattn.text import SequenceTokenizer
+from tests.export.export_checks import litert_client
 
 pytestmark = pytest.mark.only_backend(
     "tensorflow", reason="exported graphs are built on the TensorFlow backend"
@@ -164,6 +167,36 @@ def test_bpe_merges_with_shuffled_scores_match_sentence_piece(corpus):
     got = graph(tf.constant(texts)).to_list()
     mismatches = [(text, g, e) for text, g, e in zip(texts, got, expected) if g != e]
     assert not mismatches, f"{len(mismatches)} of {len(texts)} differ, e.g. {mismatches[:2]}"
+
+
+def _client_folder(tokenizer, max_length, folder):
+    """The files the export writes for a LiteRT client, of a model with this tokenizer."""
+    folder.mkdir()
+    files = source_tokenizer_files(tokenizer, max_length)
+    files["source_vocabulary.json"] = files["vocabulary.json"] = tokenizer.vocabulary
+    files["export.json"] = {"stop_id": tokenizer.stop_id, "target_mode": tokenizer.mode}
+    for name, value in files.items():
+        if isinstance(value, bytes):
+            (folder / name).write_bytes(value)
+        else:
+            (folder / name).write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def test_documented_litert_client_tokenises_as_keras(tokenizers, corpus, tmp_path):
+    """serving.md's pure-Python client gives the Keras tokenizer's ids and text."""
+    keras_tokenizer, _ = tokenizers
+    for max_length, texts in [(4096, corpus + TRICKY + _long_words(corpus)), (6, TRICKY)]:
+        client = litert_client(
+            _client_folder(keras_tokenizer, max_length, tmp_path / f"{max_length}")
+        )
+        expected = np.asarray(keras_tokenizer(texts, add_stop=True, sequence_length=max_length))
+        got = np.concatenate([client["source_ids"](text) for text in texts])
+        mismatches = [(t, g, e) for t, g, e in zip(texts, got, expected) if list(g) != list(e)]
+        assert not mismatches, f"{len(mismatches)} of {len(texts)} differ, e.g. {mismatches[:2]}"
+    # Its detokenisation, of the ids of the corpus and of the tricky text.
+    ids = np.asarray(keras_tokenizer(corpus + TRICKY, add_stop=True))
+    assert [client["detokenized"](row) for row in ids] == keras_tokenizer.detokenize(ids)
 
 
 def test_truncation_keeps_stop_last(corpus):

@@ -11,7 +11,7 @@ import pytest
 
 from keras_seqattn.applications import AttentionSeq2Seq, Seq2SeqRNN
 from keras_seqattn.export import export_model
-from tests.export.export_checks import assert_builtin_ops, randomize, serve
+from tests.export.export_checks import assert_builtin_ops, litert_client, randomize, serve
 
 pytestmark = pytest.mark.only_backend(
     "tensorflow", reason="exports run on the TensorFlow backend; other backends re-run it there"
@@ -90,6 +90,7 @@ def test_signatures_and_files(exported):
         "model.tflite",
         "vocabulary.json",
         "source_vocabulary.json",
+        "source_tokenizer.json",
         "export.json",
     }
     vocabulary = json.loads((exported["out"] / "vocabulary.json").read_text())
@@ -157,7 +158,7 @@ def test_subword_sources_take_strings_in_the_saved_model(tmp_path, mode):
         max_source_length=24,
     )
     randomize(model)
-    export_model(model, tmp_path / "export", beam_width=1)
+    export_model(model, tmp_path / "export", beam_width=1, tflite=True)
     metadata = json.loads((tmp_path / "export" / "export.json").read_text())
     assert metadata["signatures"] == ["serving_default", "token_ids"]
     assert metadata["notes"] == []
@@ -167,6 +168,16 @@ def test_subword_sources_take_strings_in_the_saved_model(tmp_path, mode):
     np.testing.assert_array_equal(outputs["0/ids"], expected.ids)
     assert list(outputs["0/text"]) == expected.text
     assert len(set(expected.text)) > 1, "random weights gave one translation for every input"
+    # serving.md's LiteRT client tokenises with the files beside the model, as Keras does.
+    client = litert_client(tmp_path / "export", translate=True)
+    for text, ids, translation in zip(SUBWORD_TEXTS, expected.ids, expected.text):
+        source_ids = client["source_ids"](text)
+        keras_ids = model.tokenize_sources([text])
+        np.testing.assert_array_equal(source_ids[0, : keras_ids.shape[1]], keras_ids[0])
+        assert not source_ids[0, keras_ids.shape[1] :].any()
+        assert client["translate"](text) == translation
+        out = client["runner"](source_ids=source_ids)
+        np.testing.assert_array_equal(out["ids"][0], ids)
 
 
 def test_unigram_sentence_piece_source_falls_back_to_token_ids(tmp_path):
@@ -200,8 +211,13 @@ def test_unigram_sentence_piece_source_falls_back_to_token_ids(tmp_path):
         export_model(model, tmp_path / "export", beam_width=1)
     metadata = json.loads((tmp_path / "export" / "export.json").read_text())
     assert metadata["signatures"] == ["serving_default", "token_ids"]
-    assert "source_vocabulary.json" in metadata["notes"][0]
+    assert "source_tokenizer.json" in metadata["notes"][0]
     assert not (tmp_path / "export" / "model.tflite").exists()
+    # serving.md's client tokenises a unigram model too, with the `sentencepiece` package.
+    client = litert_client(tmp_path / "export")
+    for text in ["forty two", "Seven hundred"]:
+        ids = model.tokenize_sources([text])
+        np.testing.assert_array_equal(client["source_ids"](text)[:, : ids.shape[1]], ids)
 
 
 def test_saved_model_cli_lists_the_documented_signatures(exported):
