@@ -42,6 +42,8 @@ def checked(fn, input_signature, id_limits=None):
       the input and the expected shape, not deep inside the model;
     - refuses NaN and infinite values in float inputs, as Keras does, where the
       model would answer NaN or caption noise;
+    - refuses `text` that is not UTF-8 (invalid bytes, a lone surrogate), which
+      the tokenisers would otherwise read as `[UNK]`s, where Keras refuses it;
     - refuses token ids outside `[0, vocabulary size)` for the inputs named in
       `id_limits` (`{input name: vocabulary size}`): a negative id would read an
       embedding row from the end of the table;
@@ -67,6 +69,8 @@ def checked(fn, input_signature, id_limits=None):
                         x, f"`{spec.name}` must be finite; it holds NaN or infinity"
                     )
                 )
+            if spec.dtype == tf.string and spec.name == "text":
+                checks.append(_assert_utf8(x, spec.name))
             if spec.name in id_limits:
                 limit = id_limits[spec.name]
                 checks.append(
@@ -96,6 +100,15 @@ def checked(fn, input_signature, id_limits=None):
 
     run.__name__ = getattr(fn, "__name__", "run")
     return run
+
+
+def _assert_utf8(x, name):
+    """An assertion that every string of `x` is well-formed UTF-8."""
+    # Transcoding replaces every ill-formed sequence, and changes nothing else.
+    valid = tf.equal(tf.strings.unicode_transcode(x, "UTF-8", "UTF-8", errors="replace"), x)
+    rows = tf.where(tf.logical_not(valid))[:, 0]
+    message = f"`{name}` must be UTF-8 strings; not UTF-8 (invalid bytes or a lone surrogate):"
+    return tf.debugging.Assert(tf.reduce_all(valid), [message, "rows", rows], summarize=10)
 
 
 def _stand_in(x, spec):

@@ -41,13 +41,20 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
     vocabulary = _text_graph.graph_vocabulary(target)
 
     def translations(source_ids, beam, with_attention=False):
-        check = tf.debugging.assert_less_equal(
-            tf.shape(source_ids)[1],
-            model.max_source_length,
-            message=f"source_ids has more than max_source_length={model.max_source_length} "
-            "positions",
-        )
-        with tf.control_dependencies([check]):
+        positions = tf.shape(source_ids)[1]
+        checks = [
+            tf.debugging.assert_less_equal(
+                positions,
+                model.max_source_length,
+                message=f"source_ids has more than max_source_length={model.max_source_length} "
+                "positions",
+            ),
+            # A row is at least its [STOP]; none at all fails inside the encoder.
+            tf.debugging.assert_positive(
+                positions, message="source_ids must have at least 1 position (the [STOP])"
+            ),
+        ]
+        with tf.control_dependencies(checks):
             source_ids = tf.identity(source_ids)
         outputs = generate(model, source_ids, settings, beam)
         outputs["text"] = _text_graph.detokenize(outputs["ids"], vocabulary, target.mode)

@@ -63,9 +63,8 @@ def main(request_path):
         for name, value in outputs.items():
             value = value.numpy()
             if value.dtype == object:
-                value = np.array([v.decode("utf-8") for v in value.reshape(-1)]).reshape(
-                    value.shape
-                )
+                strings = [v.decode("utf-8") for v in value.reshape(-1)]
+                value = np.array(strings, dtype=str).reshape(value.shape)
             results[f"{index}/{name}"] = value
     for index, call in enumerate(request.get("tflite", [])):
         feeds = {name: arrays[key] for name, key in call["inputs"].items()}

@@ -3,8 +3,10 @@
 TransformerSeq2Seq, RNNCaptioner (LSTM) and TransformerCaptioner go through one
 parametrised check: the SavedModel, in a process that imports only TensorFlow,
 and the builtins-only `.tflite`, in `ai_edge_litert`, give the Keras model's
-greedy tokens exactly. Beam search and bad input share their code with
-AttentionSeq2Seq and AttentionCaptioner and are checked in their files.
+greedy tokens exactly, and every signature answers an empty batch with empty
+outputs of its dtypes and shapes. Beam search and bad input share their code
+with AttentionSeq2Seq and AttentionCaptioner and are checked in their files
+(the empty batch too, with Seq2SeqRNN and the ViT).
 """
 
 import numpy as np
@@ -74,15 +76,25 @@ def _translation_case(model):
         "greedy": greedy,
         "padded": np.concatenate([model.generate_ids(row, **settings).ids for row in padded]),
     }
-    arrays = {"texts": np.array(TEXTS), "source_ids": source_ids}
+    arrays = {
+        "texts": np.array(TEXTS),
+        "source_ids": source_ids,
+        "no_texts": np.zeros((0,), "S1"),
+        "no_ids": np.zeros((0, source_ids.shape[1]), "int32"),
+    }
     arrays.update({f"row{i}": row for i, row in enumerate(padded)})
     calls = [
         ("serving_default", {"text": "texts"}),
         ("token_ids", {"source_ids": "source_ids"}),
         ("attention", {"source_ids": "source_ids"}),
     ]
+    empty = [
+        ("serving_default", {"text": "no_texts"}),
+        ("token_ids", {"source_ids": "no_ids"}),
+        ("attention", {"source_ids": "no_ids"}),
+    ]
     tflite = [("model.tflite", {"source_ids": f"row{i}"}) for i in range(len(TEXTS))]
-    return keras, arrays, calls, tflite
+    return keras, arrays, calls + empty, tflite
 
 
 def _captioning_case(model):
@@ -94,6 +106,8 @@ def _captioning_case(model):
     arrays = {
         "images": floats,
         "pngs": np.array([tf.io.encode_png(i).numpy() for i in images], dtype=object).astype(bytes),
+        "no_images": floats[:0],
+        "no_pngs": np.zeros((0,), "S1"),
     }
     arrays.update({f"row{i}": floats[i : i + 1] for i in range(len(floats))})
     calls = [
@@ -101,8 +115,13 @@ def _captioning_case(model):
         ("image_bytes", {"image_bytes": "pngs"}),
         ("attention", {"images": "images"}),
     ]
+    empty = [
+        ("serving_default", {"images": "no_images"}),
+        ("image_bytes", {"image_bytes": "no_pngs"}),
+        ("attention", {"images": "no_images"}),
+    ]
     tflite = [("model.tflite", {"images": f"row{i}"}) for i in range(len(floats))]
-    return keras, arrays, calls, tflite
+    return keras, arrays, calls + empty, tflite
 
 
 # name: (builder, case, signatures, attention shape after (batch, L), or None)
@@ -130,8 +149,8 @@ def exported(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(request.param) / "export"
     export_model(model, out, tflite=True, beam_width=1)  # beam search: the other files
     keras, arrays, calls, tflite = case(model)
-    if attention is None:
-        calls = calls[:-1]
+    # Calls 0, 1 (and 2, attention) on real inputs; then one on an empty batch per signature.
+    calls = [call for call in calls if call[0] in signatures]
     outputs, report = serve(out, arrays, calls, tflite=tflite)
     return dict(
         name=request.param,
@@ -141,6 +160,11 @@ def exported(request, tmp_path_factory):
         report=report,
         signatures=signatures,
         attention=attention,
+        empty=[
+            (i, s)
+            for i, (s, inputs) in enumerate(calls)
+            if next(iter(inputs.values()))[:3] == "no_"
+        ],
     )
 
 
@@ -168,6 +192,19 @@ def test_saved_model_gives_the_greedy_tokens(exported):
             steps, _, sources = heads.shape
             served = outputs["2/attention"][row, :steps, :, :sources]
             np.testing.assert_allclose(served, heads, atol=1e-5)
+
+
+def test_empty_batch_gives_empty_outputs(exported):
+    """Every signature answers a batch of 0 with 0 rows of its outputs' dtypes and shapes."""
+    report, outputs = exported["report"], exported["outputs"]
+    assert {signature for _, signature in exported["empty"]} == exported["signatures"]
+    for index, signature in exported["empty"]:
+        assert f"error_{index}" not in report, report[f"error_{index}"]
+        for name, (dtype, shape) in report["signatures"][signature]["outputs"].items():
+            value = outputs[f"{index}/{name}"]
+            assert value.shape[0] == 0 and len(value.shape) == len(shape), (signature, name)
+            assert all(d in (None, v) for d, v in zip(shape[1:], value.shape[1:])), (name, shape)
+            assert value.dtype.name == dtype or (dtype == "string" and value.dtype.kind == "U")
 
 
 def test_tflite_gives_the_greedy_tokens(exported):

@@ -45,6 +45,8 @@ def captioner(tmp_path_factory):
         "rgb_png": np.array([_png(rgb)]).astype(bytes),
         "wrong_size": np.zeros((1, 8, 8, 1), "float32"),
         "one": floats[:1],
+        "no_images": floats[:0],
+        "no_pngs": np.zeros((0,), "S1"),
     }
     calls = [
         ("serving_default", {"images": "images"}),
@@ -53,6 +55,10 @@ def captioner(tmp_path_factory):
         ("beam", {"images": "images"}),
         ("attention", {"images": "images"}),
         ("serving_default", {"images": "wrong_size"}),
+        ("serving_default", {"images": "no_images"}),
+        ("image_bytes", {"image_bytes": "no_pngs"}),
+        ("beam", {"images": "no_images"}),
+        ("attention", {"images": "no_images"}),
     ]
     outputs, report = serve(out, arrays, calls, tflite=[("model.tflite", {"images": "one"})])
     return dict(model=model, out=out, keras=keras, outputs=outputs, report=report)
@@ -81,6 +87,17 @@ def test_captions_match_keras(captioner):
         np.testing.assert_allclose(
             outputs["4/attention"][row, : len(attention)], attention, atol=1e-5
         )
+
+
+def test_captioner_empty_batch_gives_empty_outputs(captioner):
+    """Every signature answers a batch of 0 with 0 rows (the RNN decoder loop crashed)."""
+    report, outputs = captioner["report"], captioner["outputs"]
+    length = captioner["model"].max_caption_length
+    for index in range(6, 10):
+        assert f"error_{index}" not in report, report[f"error_{index}"]
+        assert outputs[f"{index}/ids"].shape == (0, length)
+        assert outputs[f"{index}/text"].shape == outputs[f"{index}/lengths"].shape == (0,)
+    assert outputs["9/attention"].shape == (0, length, 16)
 
 
 def test_captioner_wrong_shape_fails_at_the_signature(captioner):

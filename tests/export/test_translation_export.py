@@ -51,6 +51,11 @@ def exported(tmp_path_factory):
         "float_ids": source_ids.astype("float32"),
         "too_long": np.ones((1, model.max_source_length + 1), "int32"),
         "padded": padded,
+        # Not UTF-8: an invalid byte, a lone surrogate (as Python's surrogatepass writes it).
+        "not_utf8": np.array(
+            [b"forty two", b"forty \xff", "\ud800".encode("utf-8", "surrogatepass")]
+        ),
+        "no_positions": np.zeros((2, 0), "int32"),
     }
     calls = [
         ("serving_default", {"text": "texts"}),
@@ -60,6 +65,8 @@ def exported(tmp_path_factory):
         ("attention", {"source_ids": "source_ids"}),
         ("token_ids", {"source_ids": "float_ids"}),
         ("token_ids", {"source_ids": "too_long"}),
+        ("serving_default", {"text": "not_utf8"}),
+        ("token_ids", {"source_ids": "no_positions"}),
     ]
     outputs, report = serve(out, arrays, calls, tflite=[("model.tflite", {"source_ids": "padded"})])
     return dict(model=model, out=out, keras=keras, outputs=outputs, report=report)
@@ -135,6 +142,16 @@ def test_wrong_dtype_and_too_long_fail_at_the_signature(exported):
     assert "max_source_length" in report["error_6"]
 
 
+def test_text_that_is_not_utf8_and_rows_of_no_position_fail_at_the_signature(exported):
+    """Keras refuses such text too (a lone surrogate by name); the graph would read [UNK]s."""
+    report = exported["report"]
+    assert "InvalidArgumentError" in report["error_7"]
+    assert "`text` must be UTF-8 strings" in report["error_7"]
+    assert "rows" in report["error_7"] and "[1 2]" in report["error_7"]
+    assert "InvalidArgumentError" in report["error_8"]
+    assert "source_ids must have at least 1 position" in report["error_8"]
+
+
 SUBWORD_PAIRS = [
     ("forty two", "zweiundvierzig"),
     ("seven hundred", "siebenhundert"),
@@ -162,8 +179,12 @@ def test_subword_sources_take_strings_in_the_saved_model(tmp_path, mode):
     metadata = json.loads((tmp_path / "export" / "export.json").read_text())
     assert metadata["signatures"] == ["serving_default", "token_ids"]
     assert metadata["notes"] == []
-    arrays = {"texts": np.array(SUBWORD_TEXTS)}
-    outputs, _ = serve(tmp_path / "export", arrays, [("serving_default", {"text": "texts"})])
+    arrays = {"texts": np.array(SUBWORD_TEXTS), "no_texts": np.zeros((0,), "S1")}
+    calls = [("serving_default", {"text": "texts"}), ("serving_default", {"text": "no_texts"})]
+    outputs, report = serve(tmp_path / "export", arrays, calls)
+    assert "error_1" not in report, report["error_1"]  # Seq2SeqRNN's loop took no empty batch
+    assert outputs["1/ids"].shape == (0, model.max_target_length)
+    assert outputs["1/text"].shape == outputs["1/scores"].shape == (0,)
     expected = model.translate(SUBWORD_TEXTS)
     np.testing.assert_array_equal(outputs["0/ids"], expected.ids)
     assert list(outputs["0/text"]) == expected.text
