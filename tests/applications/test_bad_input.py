@@ -341,8 +341,14 @@ MODEL_CASES = {
     ),
     "vit_misspelt": (
         lambda m: VisionTransformer(
-            image_size=8, patch_size=4, num_classes=2, hidden_dim=8, num_layers=1, num_heads=2,
-            mlp_dim=8, dropuot=0.1,
+            image_size=8,
+            patch_size=4,
+            num_classes=2,
+            hidden_dim=8,
+            num_layers=1,
+            num_heads=2,
+            mlp_dim=8,
+            dropuot=0.1,
         ),  # fmt: skip
         TypeError,
         "unexpected keyword argument 'dropuot' \\(did you mean 'dropout'\\?\\)",
