@@ -232,8 +232,8 @@ def _evaluate(args):
         )
         keys = ("exact_match", "bleu", "count")
     elif kind == "captioning":
+        datasets.check_caption_pairs(datasets.prepare(args.dataset))
         examples = datasets.load(args.dataset, split=args.split)
-        datasets.load_caption_pairs(args.dataset, split=args.split)  # checks the kind first
         scores = evaluation.evaluate_captioning(
             model, examples, limit=args.limit, beam_width=args.beam_width
         )

@@ -18,6 +18,7 @@ from keras_seqattn.datasets.digit_scenes import DigitScenes
 from keras_seqattn.datasets.digits import Digits
 from keras_seqattn.datasets.loader import (
     EMBEDDED_DATASETS,
+    check_caption_pairs,
     check_image_labels,
     load,
     load_caption_pairs,
@@ -29,6 +30,7 @@ from keras_seqattn.datasets.number_words import NumberWords
 
 __all__ = [
     "EMBEDDED_DATASETS",
+    "check_caption_pairs",
     "check_image_labels",
     "DateNormalization",
     "DigitScenes",

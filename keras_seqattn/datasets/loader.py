@@ -274,10 +274,7 @@ def load_caption_pairs(name, split="train", data_dir=None):
     (64, 64, 1)
     """
     builder = prepare(name, data_dir)
-    many = "captions" in builder.info.features
-    caption = "captions" if many else "caption"
-    _check_keys(builder, ["image", caption], "caption pairs")
-    _check_types(builder, {"image": "Image", caption: "Text"}, "caption pairs")
+    many = check_caption_pairs(builder)
     _check_split(builder, split)
     ds = builder.as_dataset(split=split)
     if not many:
@@ -288,6 +285,19 @@ def load_caption_pairs(name, split="train", data_dir=None):
         return texts.map(lambda text: (example["image"], text))
 
     return ds.flat_map(one_pair_per_caption)
+
+
+def check_caption_pairs(builder):
+    """Raises a `ValueError` unless `builder` has an `image` and a caption text.
+
+    Returns:
+        Whether the captions are a `captions` sequence (several per image).
+    """
+    many = "captions" in builder.info.features
+    caption = "captions" if many else "caption"
+    _check_keys(builder, ["image", caption], "caption pairs")
+    _check_types(builder, {"image": "Image", caption: "Text"}, "caption pairs")
+    return many
 
 
 def check_image_labels(builder):

@@ -68,12 +68,7 @@ def train_captioner(
     run = ResumableRun(out, dict(locals(), model_class=model_class.__name__))
     keras.utils.set_random_seed(seed)
     builder = datasets.prepare(dataset, data_dir)
-
-    def limited(split, limit):
-        return f"{split}[:{limit}]" if limit else split
-
-    # Loaded first: the loader says so when the dataset holds no captioned images.
-    train = datasets.load_caption_pairs(dataset, limited("train", train_limit), data_dir)
+    datasets.check_caption_pairs(builder)  # before its image feature is read
     height, width, channels = builder.info.features["image"].shape
     image_size = tuple(image_size or (height, width))
     if None in image_size:
@@ -83,6 +78,10 @@ def train_captioner(
     test_split = _split(builder, "test", "validation", "val")
     validation_split = _split(builder, "validation", "val", "test")
 
+    def limited(split, limit):
+        return f"{split}[:{limit}]" if limit else split
+
+    train = datasets.load_caption_pairs(dataset, limited("train", train_limit), data_dir)
     # Validation after every epoch: at most 2,000 captions of a large split. `take`,
     # not a `[:2000]` slice, which TFDS refuses on a split that has fewer examples.
     validation = datasets.load_caption_pairs(dataset, validation_split, data_dir)
