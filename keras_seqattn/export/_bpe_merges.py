@@ -69,10 +69,10 @@ class BpeMerges(tf.Module):
         # int32 keys, without casts in the loops, while they fit.
         self.key_dtype = tf.int32 if base**2 < 2**31 else tf.int64
         self.table = lookup_table(keys, joined, self.key_dtype, tf.int32, 0)
-        score, size = np.full(base, NONE, np.float32), np.ones(base, np.int32)
+        score = np.full(base, NONE, np.float32)  # of each code's piece
         for text, i in code.items():
-            score[i], size[i] = scores.get(text, NONE), len(text)
-        self.scores, self.sizes = tf.constant(score), tf.constant(size)
+            score[i] = scores.get(text, NONE)
+        self.scores = tf.constant(score)
         self.longest = max([len(piece) for piece in scores] + [1])  # characters
 
     def __call__(self, codes):

@@ -1,6 +1,8 @@
 """The image models exported: a captioner with attention and the ViT classifier."""
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -47,6 +49,8 @@ def captioner(tmp_path_factory):
         "one": floats[:1],
         "no_images": floats[:0],
         "no_pngs": np.zeros((0,), "S1"),
+        "nan": np.where(np.arange(floats.size).reshape(floats.shape) == 40, np.nan, floats),
+        "inf": np.where(np.arange(floats.size).reshape(floats.shape) == 7, np.inf, floats),
     }
     calls = [
         ("serving_default", {"images": "images"}),
@@ -59,6 +63,9 @@ def captioner(tmp_path_factory):
         ("image_bytes", {"image_bytes": "no_pngs"}),
         ("beam", {"images": "no_images"}),
         ("attention", {"images": "no_images"}),
+        ("serving_default", {"images": "nan"}),
+        ("beam", {"images": "inf"}),
+        ("attention", {"images": "nan"}),
     ]
     outputs, report = serve(out, arrays, calls, tflite=[("model.tflite", {"images": "one"})])
     return dict(model=model, out=out, keras=keras, outputs=outputs, report=report)
@@ -100,6 +107,16 @@ def test_captioner_empty_batch_gives_empty_outputs(captioner):
     assert outputs["9/attention"].shape == (0, length, 16)
 
 
+def test_captioner_non_finite_pixels_fail_at_the_signature(captioner):
+    """NaN or infinite pixels got a caption; Keras refuses them too."""
+    report = captioner["report"]
+    for index in range(10, 13):
+        assert "InvalidArgumentError" in report[f"error_{index}"]
+        assert "`images` must be finite; it holds NaN or infinity" in report[f"error_{index}"]
+    with pytest.raises(ValueError):
+        captioner["model"].caption(np.full((1, 16, 16, 1), np.nan, "float32"))
+
+
 def test_captioner_wrong_shape_fails_at_the_signature(captioner):
     assert "error_5" in captioner["report"]
     assert "expected shape [?,16,16,1]" in captioner["report"]["error_5"]
@@ -131,10 +148,16 @@ def classifier(tmp_path_factory):
     export_model(model, out, tflite=True, top_k=2, label_names=["zero", "one", "two"])
     images = np.random.default_rng(1).uniform(0, 255, (4, 16, 16, 1)).astype("float32")
     probabilities = tf.nn.softmax(model(images)).numpy()
+    nan = images.copy()
+    nan[0, 0, 0, 0] = np.nan
     outputs, report = serve(
         out,
-        {"images": images, "one": images[:1]},
-        [("serving_default", {"images": "images"})],
+        {"images": images, "one": images[:1], "none": images[:0], "nan": nan},
+        [
+            ("serving_default", {"images": "images"}),
+            ("serving_default", {"images": "none"}),
+            ("serving_default", {"images": "nan"}),
+        ],
         tflite=[("model.tflite", {"images": "one"})],
     )
     return dict(out=out, probabilities=probabilities, outputs=outputs, report=report)
@@ -154,6 +177,30 @@ def test_vit_signature_and_outputs(classifier):
     top = np.argsort(-expected, axis=1)[:, :2]
     np.testing.assert_array_equal(outputs["0/top_k_indices"], top)
     np.testing.assert_array_equal(outputs["0/top_k_labels"], np.array(["zero", "one", "two"])[top])
+
+
+def test_vit_empty_batch_and_non_finite_pixels(classifier):
+    report, outputs = classifier["report"], classifier["outputs"]
+    assert "error_1" not in report, report["error_1"]
+    assert outputs["1/probabilities"].shape == (0, 3)
+    assert outputs["1/top_k_indices"].shape == outputs["1/top_k_labels"].shape == (0, 2)
+    assert "`images` must be finite; it holds NaN or infinity" in report["error_2"]
+
+
+def test_vit_export_json_lists_its_signatures(classifier):
+    metadata = json.loads((classifier["out"] / "export.json").read_text())
+    assert metadata["signatures"] == ["serving_default"]
+    assert metadata["family"] == "image_classification"
+
+
+def test_export_is_readable_by_others_as_the_umask_allows(classifier):
+    """TF Serving often runs as another user; the staging folder was 0700."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [classifier["out"], *classifier["out"].rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        wanted = (0o755 if path.is_dir() else 0o644) & ~umask
+        assert mode & wanted == wanted, (path, oct(mode))
 
 
 def test_vit_tflite(classifier):

@@ -56,6 +56,10 @@ def exported(tmp_path_factory):
             [b"forty two", b"forty \xff", "\ud800".encode("utf-8", "surrogatepass")]
         ),
         "no_positions": np.zeros((2, 0), "int32"),
+        "no_text": np.zeros((0,), "S1"),
+        "no_ids": np.zeros((0, source_ids.shape[1]), "int32"),
+        "negative": np.where(source_ids > 0, -source_ids, 0).astype("int32"),
+        "too_big": np.full_like(source_ids, model.source_tokenizer.vocabulary_size),
     }
     calls = [
         ("serving_default", {"text": "texts"}),
@@ -67,6 +71,13 @@ def exported(tmp_path_factory):
         ("token_ids", {"source_ids": "too_long"}),
         ("serving_default", {"text": "not_utf8"}),
         ("token_ids", {"source_ids": "no_positions"}),
+        ("serving_default", {"text": "no_text"}),
+        ("beam", {"text": "no_text"}),
+        ("token_ids", {"source_ids": "no_ids"}),
+        ("token_ids_beam", {"source_ids": "no_ids"}),
+        ("attention", {"source_ids": "no_ids"}),
+        ("token_ids", {"source_ids": "negative"}),
+        ("token_ids", {"source_ids": "too_big"}),
     ]
     outputs, report = serve(out, arrays, calls, tflite=[("model.tflite", {"source_ids": "padded"})])
     return dict(model=model, out=out, keras=keras, outputs=outputs, report=report)
@@ -140,6 +151,27 @@ def test_wrong_dtype_and_too_long_fail_at_the_signature(exported):
     assert "expected to be a int32 tensor but is a float tensor" in report["error_5"]
     assert "InvalidArgumentError" in report["error_6"]
     assert "max_source_length" in report["error_6"]
+
+
+def test_empty_batch_gives_empty_outputs(exported):
+    """Every signature answers a batch of 0 with 0 rows (the RNN encoder crashed on it)."""
+    report, outputs = exported["report"], exported["outputs"]
+    length = exported["model"].max_target_length
+    for index in range(9, 14):
+        assert f"error_{index}" not in report, report[f"error_{index}"]
+        assert outputs[f"{index}/ids"].shape == (0, length)
+        assert outputs[f"{index}/text"].shape == outputs[f"{index}/scores"].shape == (0,)
+    assert outputs["13/attention"].shape[:2] == (0, length)
+
+
+def test_ids_outside_the_vocabulary_fail_at_the_signature(exported):
+    """A negative id read an embedding row from the end of the table; Keras refuses both."""
+    report, vocabulary = exported["report"], exported["model"].source_tokenizer.vocabulary_size
+    assert "InvalidArgumentError" in report["error_14"]
+    assert f"`source_ids` must be ids in [0, {vocabulary}); some are < 0" in report["error_14"]
+    assert f"some are >= {vocabulary}" in report["error_15"]
+    with pytest.raises(ValueError, match="Ids must lie in"):
+        exported["model"].source_tokenizer.detokenize(np.array([[-1, 3]]))
 
 
 def test_text_that_is_not_utf8_and_rows_of_no_position_fail_at_the_signature(exported):
