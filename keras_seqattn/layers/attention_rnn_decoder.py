@@ -24,9 +24,11 @@ class AttentionRNNDecoder(RNNDecoderBase):
     4. `logits_t = W_o [s_t; c_t]`.
 
     Because `c_t` depends on `s_{t-1}`, teacher forcing cannot run the RNN over
-    the whole target in one kernel call; `call()` runs the same `step()` inside
-    `keras.ops.scan`, so training and generation share one code path, and
-    `W_k h` is computed once per source sequence, not once per step.
+    the whole target in one kernel call; `call()` runs the recurrence of
+    `step()` (steps 1-3) inside `keras.ops.scan`, so training and generation
+    share one code path. What does not depend on `s_{t-1}` stays out of the
+    loop: `W_k h` and the zeroing of padded positions once per source sequence,
+    the logits of step 4 as one matmul over all steps after it.
 
     Args:
         vocabulary_size: int, target vocabulary size.
@@ -132,12 +134,19 @@ class AttentionRNNDecoder(RNNDecoderBase):
             tuple and the weights `(batch, S)`.
         """
         state = self._check_state(state)
-        return self._step(self.embedding(token_ids), state, values, keys, padding_mask, training)
+        values, keys, padding_mask = self.attention.prepare(values, keys, padding_mask)
+        output, context, new_state, weights = self._recur(
+            self.embedding(token_ids), state, values, keys, padding_mask, training
+        )
+        return self._logits(output, context), new_state, ops.squeeze(weights, 1)
 
-    def _step(self, embedded, state, values, keys, padding_mask, training):
-        context, weights = self.attention(
-            state[0], values, keys=keys, padding_mask=padding_mask, training=training
-        )  # (batch, value_dim), (batch, S)
+    def _recur(self, embedded, state, values, keys, padding_mask, training):
+        """Steps 1-3 on prepared `values`/`keys`: `(s_t, c_t, state, a_t (batch, 1, S))`."""
+        query = ops.expand_dims(state[0], 1)  # (batch, 1, units)
+        context, weights = self.attention.attend(
+            query, values, keys, padding_mask, training=training
+        )
+        context = ops.squeeze(context, 1)  # (batch, value_dim)
         if self.gate_dense is not None:
             context = self.gate_dense(state[0]) * context  # beta_t: (batch, 1)
         output, new_state = cell_step(
@@ -146,36 +155,39 @@ class AttentionRNNDecoder(RNNDecoderBase):
             state,
             training=training,
         )
-        return self._logits(output, context), new_state, weights
+        return output, context, new_state, weights
 
     def call(self, token_ids, initial_state, values, padding_mask=None, training=None):
         self._check_inputs(token_ids, "values", values, context_rank=3)
-        self.attention.check_padding_mask(padding_mask, values)
         state = self._check_state(initial_state)
-        keys = self.precompute(values)
+        # Checked, projected and padding zeroed once, not at every step.
+        values, keys, padding_mask = self.attention.prepare(values, None, padding_mask)
         x = self.embedding_dropout(self.embedding(token_ids), training=training)
         time_major = ops.transpose(x, (1, 0, 2))  # (T, batch, embedding_dim)
 
-        # Keras's TensorFlow `scan` needs each step's output to have the carry's
-        # structure, so the step's logits and weights ride in the carry and the
-        # stacked carries are the outputs.
-        batch = ops.shape(token_ids)[0]
+        # Only what depends on s_{t-1} runs in the loop: the logits W_o [s_t; c_t]
+        # are one matmul over all steps after it. Keras's TensorFlow `scan` needs
+        # each step's output to have the carry's structure, so s_t, c_t and a_t
+        # ride in the carry and the stacked carries are the outputs.
+        batch, length = ops.shape(token_ids)[0], ops.shape(values)[1]
         carry = (
             state,
-            ops.zeros((batch, self.vocabulary_size), dtype=x.dtype),
-            ops.zeros((batch, ops.shape(values)[1]), dtype=x.dtype),
+            ops.zeros((batch, self.units), dtype=x.dtype),
+            ops.zeros((batch, values.shape[-1]), dtype=x.dtype),
+            ops.zeros((batch, 1, length), dtype=x.dtype),
         )
 
         def scan_step(carry, embedded):
-            logits, new_state, weights = self._step(
+            output, context, new_state, weights = self._recur(
                 embedded, carry[0], values, keys, padding_mask, training
             )
-            new_carry = (new_state, logits, ops.cast(weights, logits.dtype))
+            new_carry = (new_state, output, context, ops.cast(weights, x.dtype))
             return new_carry, new_carry
 
-        _, (_, logits, weights) = ops.scan(scan_step, carry, time_major)
-        # (T, batch, V) and (T, batch, S) back to batch-major.
-        return ops.transpose(logits, (1, 0, 2)), ops.transpose(weights, (1, 0, 2))
+        _, (_, outputs, contexts, weights) = ops.scan(scan_step, carry, time_major)
+        logits = self._logits(outputs, contexts)  # (T, batch, V)
+        # (T, batch, V) and (T, batch, 1, S) back to batch-major.
+        return ops.transpose(logits, (1, 0, 2)), ops.transpose(weights[:, :, 0], (1, 0, 2))
 
     def compute_output_shape(
         self, token_ids_shape, initial_state_shape=None, values_shape=None, padding_mask_shape=None

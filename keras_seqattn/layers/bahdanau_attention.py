@@ -152,16 +152,16 @@ class BahdanauAttention(keras.layers.Layer):
             keys = _l2_normalize(keys)
         return keys
 
-    def call(self, query, value, keys=None, padding_mask=None, training=None):
-        self._check_ranks(query.shape, value.shape)
-        check_dim("query", query, -1, self._query_dim, "query_dim")
-        check_same_batch("query", query, "value", value)
-        check_floating("query", query)
+    def prepare(self, value, keys=None, padding_mask=None):
+        """Checks the source side once and readies it for `attend()` at every step.
+
+        Returns `(value, keys, padding_mask)`: `keys` projected when not given,
+        and, with a `padding_mask` (cast to bool), padded positions of `value`
+        and `keys` zeroed: a NaN there would otherwise turn its zero weight
+        into NaN. A decoder loop calls this once, not once per step.
+        """
         self._check_value(value)
         self.check_padding_mask(padding_mask, value)
-        single_step = len(query.shape) == 2
-        if single_step:
-            query = ops.expand_dims(query, 1)  # (batch, 1, query_dim)
         if keys is None:
             keys = self.project_keys(value)
         elif len(keys.shape) != 3 or any(
@@ -172,31 +172,54 @@ class BahdanauAttention(keras.layers.Layer):
                 f"`keys` must be `project_keys(value)`, of shape (batch, {value.shape[1]}, "
                 f"{self.units}). Received: keys.shape={tuple(keys.shape)}"
             )
+        if padding_mask is not None:
+            padding_mask = ops.cast(padding_mask, "bool")
+            keep = padding_mask[:, :, None]  # (batch, Tv, 1)
+            value = ops.where(keep, value, ops.zeros_like(value))
+            keys = ops.where(keep, keys, ops.zeros_like(keys))
+        return value, keys, padding_mask
+
+    def attend(self, query, value, keys, padding_mask=None, training=None):
+        """Steps 2-5 on the outputs of `prepare()`; no checks, for use inside loops.
+
+        `query` is `(batch, Tq, query_dim)`. The scores come from the Keras score
+        layer's own `_calculate_scores` (its variables, its formula), and the
+        masked softmax is done here instead of in the layer's `call`: that one
+        also multiplies the unmasked weights with `value`, a product this layer
+        would throw away (it zeroes rows of padding exactly, then multiplies
+        again), and re-validates its inputs on every decoder step.
+        """
         queries = self.query_dense(query)  # (batch, Tq, units)
         if self.score_mode == "dot":
             queries = queries / ops.sqrt(ops.cast(self.units, queries.dtype))
         elif self.score_mode == "cosine":
             queries = _l2_normalize(queries)
-        mask = None
+        scores = self.score_layer._calculate_scores(queries, keys)  # (batch, Tq, Tv)
         if padding_mask is not None:
-            padding_mask = ops.cast(padding_mask, "bool")
-            mask = [None, padding_mask]
-            # A NaN key or value at a padded position would turn its zero
-            # weight into NaN: zero them first.
-            keep = padding_mask[:, :, None]  # (batch, Tv, 1)
-            value = ops.where(keep, value, ops.zeros_like(value))
-            keys = ops.where(keep, keys, ops.zeros_like(keys))
-        context, weights = self.score_layer(
-            [queries, value, keys],
-            mask=mask,
-            return_attention_scores=True,
-            training=training,
-        )  # weights: (batch, Tq, Tv)
+            # As keras.layers.Attention masks: a large negative bias (65504 is
+            # float16's largest value), so exp() gives padding ~0.
+            big = 65504.0 if scores.dtype == "float16" else 1.0e9
+            scores = ops.where(padding_mask[:, None, :], scores, scores - big)
+        weights = ops.softmax(scores, axis=-1)
+        if training and self.dropout > 0:
+            weights = keras.random.dropout(
+                weights, self.dropout, seed=self.score_layer.seed_generator
+            )
         if padding_mask is not None:
-            # Softmax already gives padding ~exp(-1e9) = 0; a row with no real
-            # position would spread its mass over padding, so zero it exactly.
+            # A row with no real position would spread its mass over padding.
             weights = weights * ops.cast(padding_mask[:, None, :], weights.dtype)
-            context = ops.matmul(weights, value)  # (batch, Tq, value_dim)
+        return ops.matmul(weights, value), weights  # (batch, Tq, value_dim), (batch, Tq, Tv)
+
+    def call(self, query, value, keys=None, padding_mask=None, training=None):
+        self._check_ranks(query.shape, value.shape)
+        check_dim("query", query, -1, self._query_dim, "query_dim")
+        check_same_batch("query", query, "value", value)
+        check_floating("query", query)
+        value, keys, padding_mask = self.prepare(value, keys, padding_mask)
+        single_step = len(query.shape) == 2
+        if single_step:
+            query = ops.expand_dims(query, 1)  # (batch, 1, query_dim)
+        context, weights = self.attend(query, value, keys, padding_mask, training=training)
         if single_step:
             return ops.squeeze(context, 1), ops.squeeze(weights, 1)
         return context, weights
