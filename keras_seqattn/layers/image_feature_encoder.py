@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_seqattn.layers import _patch_gradient_conv
+
 SMALL_CNN = "small_cnn"
 
 
@@ -171,7 +173,7 @@ class ImageFeatureEncoder(keras.layers.Layer):
         inputs = keras.Input(input_shape, dtype=self.compute_dtype)
         x = keras.layers.Rescaling(1 / 255, dtype=self.dtype_policy)(inputs)
         for i, width in enumerate(self.filters):
-            x = keras.layers.Conv2D(
+            x = _patch_gradient_conv.Conv2D(  # keras.layers.Conv2D but on JAX's CPU
                 width,
                 3,
                 padding="same",
