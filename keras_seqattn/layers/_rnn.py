@@ -37,6 +37,13 @@ def check_token_ids(token_ids):
     check_integer("token_ids", token_ids)
 
 
+def right_padded(mask):
+    """Whether every row of the boolean `(batch, T)` `mask` is `True`s, then `False`s (eager)."""
+    lengths = ops.sum(ops.cast(mask, "int32"), axis=1, keepdims=True)  # (batch, 1)
+    positions = ops.arange(ops.shape(mask)[1], dtype="int32")[None, :]  # (1, T)
+    return bool(ops.convert_to_numpy(ops.all(ops.equal(mask, positions < lengths))))
+
+
 def num_states(rnn_type):
     """GRU carries one state (h); LSTM two (h, c)."""
     return 1 if rnn_type == "gru" else 2
