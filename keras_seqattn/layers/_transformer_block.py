@@ -9,6 +9,7 @@ from keras_seqattn.layers._checks import (
     check_positive_number,
     get_activation,
 )
+from keras_seqattn.layers._flat_einsum_dense import flatten_projections
 
 
 class TransformerBlock(keras.layers.Layer):
@@ -56,7 +57,7 @@ class TransformerBlock(keras.layers.Layer):
             dtype=self.dtype_policy,
         )
         attention.build(query_shape, value_shape)
-        setattr(self, part, attention)
+        setattr(self, part, flatten_projections(attention))  # faster on TF; see there
         self._build_norm_and_dropout(part, query_shape)
 
     def _build_mlp(self, inputs_shape):
