@@ -110,3 +110,25 @@ def test_graph_tokenizer_smoke(tmp_path):
     ]
     # The script measures agreement; a tokeniser that drifted from Keras's shows here.
     assert all(r["agreement"] == 1.0 for r in report["results"]), report["results"]
+
+
+@pytest.mark.slow
+@pytest.mark.own_processes(reason="a smoke run of the script, one worker per backend")
+def test_backend_parity_smoke(tmp_path):
+    apps = ["AttentionSeq2Seq", "RNNCaptioner", "VisionTransformer"]  # one of each kind
+    run_smoke("backend_parity.py", tmp_path, "--apps", ",".join(apps))
+    report = json.loads((tmp_path / "backend_parity_smoke.json").read_text())
+    rows = report["results"]
+    assert [(r["application"], r["backend"]) for r in rows] == [
+        (app, backend) for app in apps for backend in ("tensorflow", "jax", "torch")
+    ]
+    for app in apps:
+        mine = [r for r in rows if r["application"] == app]
+        for key, field in (("step", "ms_per_step"), ("generate", "ms_per_batch_generate")):
+            fastest = min(r[field] for r in mine)
+            assert all(r[field] > 0 for r in mine)
+            assert min(r["ratio_to_fastest"][key] for r in mine) == 1.0
+            for r in mine:
+                assert r["ratio_to_fastest"][key] == pytest.approx(r[field] / fastest, rel=0.05)
+    assert {"machine", "load_average_1min", "versions", "date"} <= set(report)
+    assert (tmp_path / "backend_parity_smoke_ratios.png").exists()
