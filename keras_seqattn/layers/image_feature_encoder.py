@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_seqattn.layers import _patch_gradient_conv
+from keras_seqattn.layers import _jax_cpu_cnn
 
 SMALL_CNN = "small_cnn"
 
@@ -173,7 +173,7 @@ class ImageFeatureEncoder(keras.layers.Layer):
         inputs = keras.Input(input_shape, dtype=self.compute_dtype)
         x = keras.layers.Rescaling(1 / 255, dtype=self.dtype_policy)(inputs)
         for i, width in enumerate(self.filters):
-            x = _patch_gradient_conv.Conv2D(  # keras.layers.Conv2D but on JAX's CPU
+            x = _jax_cpu_cnn.Conv2D(  # keras.layers.Conv2D but on JAX's CPU
                 width,
                 3,
                 padding="same",
@@ -181,7 +181,7 @@ class ImageFeatureEncoder(keras.layers.Layer):
                 name=f"conv_{i}",
                 dtype=self.dtype_policy,
             )(x)
-            x = keras.layers.MaxPooling2D(name=f"pool_{i}", dtype=self.dtype_policy)(x)
+            x = _jax_cpu_cnn.MaxPooling2D(name=f"pool_{i}", dtype=self.dtype_policy)(x)
         return keras.Model(inputs, x, name="small_cnn")
 
     def _application(self, input_shape):

@@ -1,12 +1,13 @@
-"""The small CNN's convolution: JAX's CPU fast path against Keras's Conv2D and NumPy."""
+"""The small CNN's layers: JAX's CPU fast paths against Keras's own and NumPy."""
 
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
-from keras_seqattn.layers._patch_gradient_conv import Conv2D as PatchGradientConv2D
-from keras_seqattn.layers._patch_gradient_conv import _fast_path_applies
+from keras_seqattn.layers._jax_cpu_cnn import Conv2D as PatchGradientConv2D
+from keras_seqattn.layers._jax_cpu_cnn import MaxPooling2D as ArgmaxGradientMaxPooling2D
+from keras_seqattn.layers._jax_cpu_cnn import _fast_path_applies, _pooling_fast_path_applies
 
 RNG = np.random.default_rng(3)
 # (kernel size, padding): the small CNN's 3x3 "same", an even kernel whose "same"
@@ -80,3 +81,38 @@ def test_other_settings_keep_keras_conv2d():
     assert not _fast_path_applies(strided)
     x = RNG.normal(size=(1, 8, 8, 1)).astype("float32")
     assert tuple(strided(x).shape) == (1, 3, 3, 4)
+
+
+def _pooling_input():
+    """Pixels with ties inside windows: equal rows, and a constant (ReLU-like) patch."""
+    x = RNG.normal(size=(2, 6, 8, 3)).astype("float32")
+    x[:, 1::2] = x[:, ::2]
+    x[0, :2, :2, :] = 0.5
+    return x
+
+
+def test_pooling_outputs_equal_keras():
+    x = _pooling_input()
+    fast = ArgmaxGradientMaxPooling2D()
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(fast(x)), ops.convert_to_numpy(keras.layers.MaxPooling2D()(x))
+    )
+
+
+@pytest.mark.only_backend("jax", reason="the fast path exists on JAX's CPU only")
+def test_jax_pooling_gradient_equals_keras_exactly_with_ties():
+    import jax
+
+    x = _pooling_input()
+    fast = ArgmaxGradientMaxPooling2D()
+    assert _pooling_fast_path_applies(fast, x.shape)
+    assert not _pooling_fast_path_applies(fast, (2, 5, 8, 3))  # an odd side
+    assert not _pooling_fast_path_applies(ArgmaxGradientMaxPooling2D(pool_size=3), x.shape)
+    upstream = RNG.normal(size=(2, 3, 4, 3)).astype("float32")
+
+    def gradient(layer):
+        return np.asarray(jax.grad(lambda x: (layer(x) * upstream).sum())(x))
+
+    got, want = gradient(fast), gradient(keras.layers.MaxPooling2D())
+    np.testing.assert_array_equal(got, want)
+    assert np.count_nonzero(got[0, :2, :2]) == 3  # one position per channel in the tie
