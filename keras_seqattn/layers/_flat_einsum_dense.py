@@ -17,6 +17,8 @@ built `MultiHeadAttention` the `call` below: on TensorFlow, `(B, T, c) ->
 on JAX and torch (whose `einsum` already is one matmul) are unchanged.
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -39,11 +41,8 @@ class EinsumDense(keras.layers.EinsumDense):
         ):
             return super().call(inputs, training=training)
         kernel = self.kernel  # (D, heads, head_dim) or (heads, head_dim, D); with LoRA, the sum
-        inner = kernel.shape[:contracted]
+        size = math.prod(kernel.shape[:contracted])  # c, or c * d
         outer = kernel.shape[contracted:]
-        size = 1
-        for dim in inner:
-            size *= dim
         leading = ops.shape(inputs)[:2]  # (B, T)
         x = ops.reshape(inputs, (-1, size))  # (B * T, c [* d])
         x = ops.matmul(x, ops.reshape(kernel, (size, -1)))  # (B * T, prod(outer))

@@ -49,17 +49,22 @@ class Conv2D(keras.layers.Conv2D):
     def convolution_op(self, inputs, kernel):
         if _fast_path_applies(self):
             kernel = keras.ops.convert_to_tensor(kernel)  # the Variable's array
-            return _conv(keras.ops.convert_to_tensor(inputs), kernel, self.padding.upper())
+            inputs = keras.ops.convert_to_tensor(inputs)
+            return _custom_conv()(inputs, kernel, self.padding.upper())
         return super().convolution_op(inputs, kernel)
 
 
-def _fast_path_applies(layer):
+def _on_jax_cpu():
     if keras.backend.backend() != "jax":
         return False
     import jax
 
+    return jax.default_backend() == "cpu"
+
+
+def _fast_path_applies(layer):
     return (
-        jax.default_backend() == "cpu"
+        _on_jax_cpu()
         and tuple(layer.strides) == (1, 1)
         and tuple(layer.dilation_rate) == (1, 1)
         and layer.groups == 1
@@ -97,10 +102,6 @@ def _custom_conv():
     return conv
 
 
-def _conv(x, kernel, padding):
-    return _custom_conv()(x, kernel, padding)
-
-
 def _patches(x, kernel_size, padding):
     """`(B, H', W', kh * kw, C)`: the input window under every output position."""
     import jax.numpy as jnp
@@ -124,12 +125,8 @@ class MaxPooling2D(keras.layers.MaxPooling2D):
 
 
 def _pooling_fast_path_applies(layer, shape):
-    if keras.backend.backend() != "jax":
-        return False
-    import jax
-
     return (
-        jax.default_backend() == "cpu"
+        _on_jax_cpu()
         and tuple(layer.pool_size) == (2, 2)
         and tuple(layer.strides) == (2, 2)
         and layer.padding == "valid"
