@@ -81,7 +81,7 @@ GENERATE_BATCH = 32
 
 
 def build(name, args):
-    """`(model, train batch, generation input, generate)` for application `name`."""
+    """`(model, train batch, generate)` for application `name`; `generate()` runs on 32 inputs."""
     import keras
     import numpy as np
 
@@ -95,9 +95,10 @@ def build(name, args):
     if name == "VisionTransformer":
         builder = datasets.prepare(dataset)
         height, width, channels = builder.info.features["image"].shape
-        overrides = sizes if isinstance(sizes, dict) else {}
+        # A named config, or (--smoke) tiny overrides of the CLI's default one.
+        config, overrides = (SIZES[name], sizes) if isinstance(sizes, dict) else (sizes, {})
         model = model_class.from_config_name(
-            "vit_tiny_digits",
+            config,
             num_classes=builder.info.features["label"].num_classes,
             image_size=height,
             num_channels=channels,
