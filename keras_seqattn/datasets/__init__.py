@@ -6,6 +6,7 @@ from packages that ship it (`num2words`, Babel's CLDR data, scikit-learn's
 handwritten digits); nothing is downloaded.
 
 - `number_words/en_to_{de,fr,es}`: numbers in English words to another language.
+- `number_lists/en_to_{de,fr,es}`: lists of up to 100 tokens of them, item by item.
 - `date_normalization`: dates in 15 locales' formats to ISO `YYYY-MM-DD`.
 - `digit_scenes`: 2 to 5 handwritten digits on a canvas, captioned left to right.
 - `digits`: the same handwritten digits, one per image, with its label.
@@ -26,6 +27,7 @@ from keras_seqattn.datasets.loader import (
     load_translation_pairs,
     prepare,
 )
+from keras_seqattn.datasets.number_lists import NumberLists
 from keras_seqattn.datasets.number_words import NumberWords
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "DateNormalization",
     "DigitScenes",
     "Digits",
+    "NumberLists",
     "NumberWords",
     "load",
     "load_caption_pairs",

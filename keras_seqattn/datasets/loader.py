@@ -10,16 +10,19 @@ from keras_seqattn.datasets._cache import find_damage
 from keras_seqattn.datasets.date_normalization import DateNormalization
 from keras_seqattn.datasets.digit_scenes import DigitScenes
 from keras_seqattn.datasets.digits import Digits
+from keras_seqattn.datasets.number_lists import NumberLists
 from keras_seqattn.datasets.number_words import NumberWords
 
-_BUILDERS = (NumberWords, DateNormalization, DigitScenes, Digits)
+_BUILDERS = (NumberWords, NumberLists, DateNormalization, DigitScenes, Digits)
 EMBEDDED_DATASETS = tuple(
     f"{builder.name}/{config.name}" if builder.BUILDER_CONFIGS else builder.name
     for builder in _BUILDERS
     for config in (builder.BUILDER_CONFIGS or [None])
 )
 _EMBEDDED_NAMES = tuple(builder.name for builder in _BUILDERS)
-_TEXT_PAIR_KEYS = {"number_words": ("source", "target"), "date_normalization": ("source", "target")}
+_TEXT_PAIR_KEYS = {
+    name: ("source", "target") for name in ("number_words", "number_lists", "date_normalization")
+}
 _REUSE = tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
 
 logger = logging.getLogger(__name__)

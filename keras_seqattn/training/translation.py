@@ -14,8 +14,12 @@ from keras_seqattn.visualization import plot_attention_heatmap
 # ("zwei", "undvierzig") to show the crossing alignment, and a small BPE vocabulary
 # keeps them apart (at 500 pieces "zweiundvierzig" is one token again); dates need
 # exact characters.
-DEFAULT_TOKENS = {"number_words": "sentence_piece", "date_normalization": "character"}
-DEFAULT_VOCABULARY_SIZE = {"number_words": 200}
+DEFAULT_TOKENS = {
+    "number_words": "sentence_piece",
+    "number_lists": "sentence_piece",
+    "date_normalization": "character",
+}
+DEFAULT_VOCABULARY_SIZE = {"number_words": 200, "number_lists": 200}
 
 
 def tokenization(dataset, tokens=None, vocabulary_size=None):

@@ -19,7 +19,12 @@ pytestmark = [
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SMALL = {"train": 150, "validation": 20, "test": 20}
-SHRINKABLE = (datasets.NumberWords, datasets.DateNormalization, datasets.DigitScenes)
+SHRINKABLE = (
+    datasets.NumberWords,
+    datasets.NumberLists,
+    datasets.DateNormalization,
+    datasets.DigitScenes,
+)
 
 
 def generate_all(data_dir):
@@ -63,5 +68,6 @@ def test_two_generations_write_identical_files(tmp_path, monkeypatch):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     there = json.loads(result.stdout.strip().splitlines()[-1])
-    assert len(here) == 6 * 3  # 6 datasets (3 number_words configs), 3 splits each.
+    # 9 datasets (3 configs each of number_words and number_lists), 3 splits each.
+    assert len(here) == 9 * 3
     assert here == there
