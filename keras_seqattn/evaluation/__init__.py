@@ -17,7 +17,9 @@ from keras_seqattn.evaluation.evaluate_image_classification import (
 from keras_seqattn.evaluation.evaluate_translation import (
     evaluate_translation,
     exact_match_by_length,
+    quality_by_length,
 )
+from keras_seqattn.evaluation.item_alignment import item_alignment
 from keras_seqattn.evaluation.translation_metrics import corpus_bleu, exact_match
 
 __all__ = [
@@ -32,5 +34,7 @@ __all__ = [
     "evaluate_translation",
     "exact_match",
     "exact_match_by_length",
+    "item_alignment",
+    "quality_by_length",
     "word_localization",
 ]

@@ -51,6 +51,22 @@ def evaluate_translation(
     }
 
 
+def _length_buckets(examples, bucket_edges):
+    """`(label, [(reference, prediction), ...])` per non-empty source length bucket."""
+    edges = list(bucket_edges) + [np.inf]
+    if any(not low < high for low, high in zip([0, *edges], edges)):
+        raise ValueError(
+            f"`bucket_edges` must be increasing ints >= 1. Received: bucket_edges={bucket_edges}"
+        )
+    low = 1
+    for high in edges:
+        chosen = [(r, p) for s, r, p in examples if low <= len(s.split()) <= high]
+        label = f"{low}-{int(high)}" if np.isfinite(high) else f"{low}+"
+        if chosen:
+            yield label, chosen
+        low = int(high) + 1 if np.isfinite(high) else low
+
+
 def exact_match_by_length(examples, bucket_edges=(5, 10, 15, 20, 25)):
     """Exact match per source length bucket (length in whitespace words).
 
@@ -62,15 +78,40 @@ def exact_match_by_length(examples, bucket_edges=(5, 10, 15, 20, 25)):
     Returns:
         list of dicts `{"bucket": "6-10", "count": n, "exact_match": x}`.
     """
-    edges = list(bucket_edges) + [np.inf]
-    rows, low = [], 1
-    for high in edges:
-        chosen = [(r, p) for s, r, p in examples if low <= len(s.split()) <= high]
-        label = f"{low}-{int(high)}" if np.isfinite(high) else f"{low}+"
-        if chosen:
-            hits = [" ".join(r.split()) == " ".join(p.split()) for r, p in chosen]
-            rows.append(
-                {"bucket": label, "count": len(chosen), "exact_match": float(np.mean(hits))}
-            )
-        low = int(high) + 1 if np.isfinite(high) else low
+    return [
+        {"bucket": row["lengths"], "count": row["count"], "exact_match": row["exact_match"]}
+        for row in quality_by_length(examples, bucket_edges, bleu=False)
+    ]
+
+
+def quality_by_length(examples, bucket_edges=(10, 20, 30, 40, 50, 60, 70, 80, 90), bleu=True):
+    """Exact match and corpus BLEU per source length bucket: Bahdanau et al.'s Fig. 2.
+
+    Args:
+        examples: `(source, reference, prediction)` triples, as returned by
+            `evaluate_translation`; a source's length is its whitespace words.
+        bucket_edges: increasing upper edges; a last open bucket takes the rest.
+            Defaults to ten-word buckets up to 90, then `"91+"`.
+        bleu: bool, also score each bucket's corpus BLEU (sacrebleu).
+
+    Returns:
+        list of dicts `{"lengths": "11-20", "count": n, "exact_match": x,
+        "bleu": b}` in order of length (`bleu` in 0-100), for non-empty buckets.
+
+    Example:
+
+    >>> quality_by_length([("one two", "un deux", "un deux")], bucket_edges=(2,))
+    [{'lengths': '1-2', 'count': 1, 'exact_match': 1.0, 'bleu': 100.0}]
+    """
+    rows = []
+    for label, chosen in _length_buckets(examples, bucket_edges):
+        references, predictions = [r for r, _ in chosen], [p for _, p in chosen]
+        row = {
+            "lengths": label,
+            "count": len(chosen),
+            "exact_match": exact_match(predictions, references),
+        }
+        if bleu:
+            row["bleu"] = corpus_bleu(predictions, references)
+        rows.append(row)
     return rows
