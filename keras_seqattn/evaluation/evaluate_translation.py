@@ -101,8 +101,9 @@ def quality_by_length(examples, bucket_edges=(10, 20, 30, 40, 50, 60, 70, 80, 90
     Example:
 
     >>> pair = ("one two three four", "un deux trois quatre")
-    >>> quality_by_length([(*pair, "un deux trois quatre")], bucket_edges=(5,))
-    [{'lengths': '1-5', 'count': 1, 'exact_match': 1.0, 'bleu': 100.0}]
+    >>> (row,) = quality_by_length([(*pair, "un deux trois quatre")], bucket_edges=(5,))
+    >>> row["lengths"], row["count"], row["exact_match"], round(row["bleu"])
+    ('1-5', 1, 1.0, 100)
     """
     rows = []
     for label, chosen in _length_buckets(examples, bucket_edges):
