@@ -166,3 +166,58 @@ answer = runner(source_ids=row)
 lite_text = model.target_tokenizer.detokenize(answer["ids"])[0]
 print(f"LiteRT: {sources[0]} -> {lite_text}")
 assert int(answer["lengths"][0]) > 0
+
+# %% [markdown]
+# ## Long inputs: where one context vector runs out
+#
+# `number_lists/en_to_fr` holds lists of numbers in English words, 1 to 100 tokens
+# long, each item translated into French in order (`"forty two , seven"` ->
+# `"quarante deux , sept"`): nothing short of the whole source gives the target. As
+# Bahdanau et al.'s RNNenc-30, we train on the sources of at most 30 tokens and test
+# on every length. The vocabularies and the model's buffers come from all lengths, so
+# that a 100-token test source fits; the training batches are only as long as the
+# short sources need. `benchmarks/long_inputs.py` runs the full study (README,
+# "Long inputs"); compare this curve with the one in `attention_seq2seq.ipynb`.
+
+# %%
+import tensorflow as tf
+from keras import ops
+
+from keras_seqattn.evaluation import quality_by_length
+from keras_seqattn.text import seq2seq_batches
+
+LONG_DATASET, TRAIN_MAX_WORDS = "number_lists/en_to_fr", 30
+long_train = datasets.load_translation_pairs(
+    LONG_DATASET, split="train[:400]" if SMALL else "train"
+)
+long_test = datasets.load_translation_pairs(LONG_DATASET, split="test[:60]" if SMALL else "test")
+short_train = long_train.filter(lambda s, t: tf.size(tf.strings.split(s)) <= TRAIN_MAX_WORDS)
+
+keras.utils.set_random_seed(0)
+long_model = Seq2SeqRNN.from_corpus(
+    long_train, source_mode="sentence_piece", target_mode="sentence_piece", vocabulary_size=200,
+    **SIZES,
+)  # fmt: skip
+long_model.compile(optimizer=keras.optimizers.Adam(2e-3))
+tokenizers = (long_model.source_tokenizer, long_model.target_tokenizer)
+short_texts = list(zip(*short_train.as_numpy_iterator()))  # (sources, targets)
+# The longest tokenised training text of each side, plus its [STOP] (or [START]).
+lengths = [int(ops.shape(t(list(texts)))[1]) + 1 for t, texts in zip(tokenizers, short_texts)]
+long_model.fit(
+    seq2seq_batches(short_train, *tokenizers, *lengths, batch_size=64, shuffle=True),
+    epochs=1 if SMALL else 5,
+)
+
+# %%
+long_scores = evaluate_translation(long_model, long_test, batch_size=500)
+rows = quality_by_length(long_scores["examples"], bucket_edges=range(10, 101, 10))
+figure = Figure(figsize=(9, 3), layout="constrained")
+for k, (key, label) in enumerate([("bleu", "BLEU"), ("exact_match", "exact match")]):
+    axes = figure.add_subplot(1, 2, k + 1)
+    scale = 1 if key == "bleu" else 100
+    axes.plot([row["lengths"] for row in rows], [scale * row[key] for row in rows], marker="o")
+    axes.axvline(2, color="gray", linestyle=":")  # the end of the 21-30 bucket: trained
+    axes.set(xlabel="source length (tokens)", ylabel=label, ylim=(0, 101))
+    axes.tick_params(axis="x", labelrotation=45)
+figure.suptitle(f"Seq2SeqRNN trained on sources of at most {TRAIN_MAX_WORDS} tokens")
+figure

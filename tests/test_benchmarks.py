@@ -132,3 +132,31 @@ def test_backend_parity_smoke(tmp_path):
                 assert r["ratio_to_fastest"][key] == pytest.approx(r[field] / fastest, rel=0.05)
     assert {"machine", "load_average_1min", "versions", "date"} <= set(report)
     assert (tmp_path / "backend_parity_smoke_ratios.png").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
+def test_long_inputs_smoke(tmp_path):
+    run_smoke("long_inputs.py", tmp_path)
+    report = json.loads((tmp_path / "long_inputs_smoke.json").read_text())
+    results = report["results"]
+    assert [(r["model"], r["train_max_length"]) for r in results] == [
+        ("Seq2SeqRNN", 30),
+        ("AttentionSeq2Seq", 30),
+        ("TransformerSeq2Seq", 30),
+    ]
+    for result in results:
+        buckets = result["buckets"]
+        assert [b["lengths"] for b in buckets][:2] == ["1-10", "11-20"]
+        assert sum(b["count"] for b in buckets) == 120  # the smoke run's test[:120]
+        assert all(0 <= b["exact_match"] <= 1 and 0 <= b["bleu"] <= 100 for b in buckets)
+    assert results[0]["alignment"] is None  # the fixed context has no attention
+    for result in results[1:]:
+        assert 0 <= result["alignment"]["item_mass"] <= 1
+        # Every test source of 60 tokens or more: all of 61-70 and up, part of 51-60.
+        counts = {b["lengths"]: b["count"] for b in result["buckets"]}
+        above = sum(n for lengths, n in counts.items() if int(lengths.split("-")[0]) > 60)
+        assert above <= result["alignment"]["sources"] <= above + counts.get("51-60", 0)
+    assert {"machine", "load_average_1min", "versions", "date", "settings"} <= set(report)
+    assert (tmp_path / "long_inputs_smoke.png").exists()
+    assert (tmp_path / "long_inputs_smoke_heatmap.png").exists()
