@@ -6,6 +6,7 @@ from keras_seqattn.models.generative_model import GenerativeModel
 from keras_seqattn.models.rnn_captioning_model import RNNCaptioningModel
 from keras_seqattn.models.rnn_seq2seq_model import RNNSeq2SeqModel
 from keras_seqattn.models.seq2seq_model import Seq2SeqModel
+from keras_seqattn.models.token_accuracy import TokenAccuracy
 
 __all__ = [
     "CaptioningModel",
@@ -14,4 +15,5 @@ __all__ = [
     "RNNCaptioningModel",
     "RNNSeq2SeqModel",
     "Seq2SeqModel",
+    "TokenAccuracy",
 ]

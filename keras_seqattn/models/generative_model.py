@@ -1,21 +1,12 @@
 """The base of every generative application: the encode/decode_step seam."""
 
 import keras
-from keras import ops
 
 from keras_seqattn import generation
 from keras_seqattn.generation._decoding import validate_arguments
 from keras_seqattn.models._arguments import check_model_kwargs
 from keras_seqattn.models.generator import Generator
-
-
-def _masked_token_accuracy(y_true, y_pred):
-    """Share of non-padding target tokens predicted exactly (padding id is 0)."""
-    y_true = ops.cast(y_true, "int32")
-    predicted = ops.cast(ops.squeeze(ops.top_k(y_pred, 1)[1], -1), "int32")
-    real = ops.cast(ops.not_equal(y_true, 0), "float32")
-    hits = ops.cast(ops.equal(predicted, y_true), "float32") * real
-    return ops.sum(hits) / ops.maximum(ops.sum(real), 1.0)
+from keras_seqattn.models.token_accuracy import TokenAccuracy
 
 
 class GenerativeModel(keras.Model):
@@ -55,9 +46,7 @@ class GenerativeModel(keras.Model):
         if isinstance(loss, str) and loss == "default":
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
         if isinstance(metrics, str) and metrics == "default":
-            metrics = [
-                keras.metrics.MeanMetricWrapper(_masked_token_accuracy, name="token_accuracy")
-            ]
+            metrics = [TokenAccuracy()]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
         self._compile_arguments = keras.saving.serialize_keras_object(arguments)
 
