@@ -41,12 +41,6 @@ def texts_of(pairs):
     return sources, targets
 
 
-def shorter_than(pairs, max_words):
-    import tensorflow as tf
-
-    return pairs.filter(lambda s, t: tf.size(tf.strings.split(s)) <= max_words)
-
-
 def longest(tokenizer, texts):
     """The longest tokenised text, plus its `[STOP]` (or `[START]`)."""
     from keras import ops
@@ -136,6 +130,7 @@ def alignment(model, examples, batch_size):
 def run(name, train_max_length, data, tokenizers, lengths, sizes, args):
     import keras
 
+    from keras_seqattn import datasets
     from keras_seqattn.evaluation import evaluate_translation, quality_by_length
     from keras_seqattn.text import seq2seq_batches
     from keras_seqattn.training import TimeBudget
@@ -143,8 +138,12 @@ def run(name, train_max_length, data, tokenizers, lengths, sizes, args):
     keras.utils.set_random_seed(args.seed)
     model, sizes = build(name, tokenizers, lengths, args, sizes)
     model.compile(optimizer=optimizer(name, args))
-    train = shorter_than(data["train"], train_max_length).cache()
-    validation = shorter_than(data["validation"], train_max_length).cache()
+    train, validation = (
+        datasets.load_translation_pairs(
+            args.dataset, split=args.split(s), max_source_words=train_max_length
+        ).cache()
+        for s in ("train", "validation")
+    )
     # Batches padded to the longest training text, not to the test's 100 tokens.
     sources, targets = texts_of(train)
     padded = (longest(tokenizers[0], sources), longest(tokenizers[1], targets))
@@ -266,9 +265,9 @@ def main():
 
     load = os.getloadavg()[0]
     started = time.perf_counter()
-    split = (lambda s: f"{s}[:120]") if args.smoke else (lambda s: s)
+    args.split = (lambda s: f"{s}[:120]") if args.smoke else (lambda s: s)
     data = {
-        s: datasets.load_translation_pairs(args.dataset, split=split(s))
+        s: datasets.load_translation_pairs(args.dataset, split=args.split(s))
         for s in ("train", "validation", "test")
     }
     # One vocabulary for every run, from all of train (its lengths do not matter to
@@ -346,7 +345,7 @@ def main():
         "load_average_1min": {"start": round(load, 2), "end": round(os.getloadavg()[0], 2)},
         "seconds": round(time.perf_counter() - started),
         "versions": versions,
-        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "split")},
         "max_lengths": {"source": lengths[0], "target": lengths[1]},
         "results": results,
     }

@@ -181,7 +181,6 @@ assert int(answer["lengths"][0]) > 0
 # "Long inputs"); compare this curve with the one in `seq2seq_rnn.ipynb`.
 
 # %%
-import tensorflow as tf
 from keras import ops
 from matplotlib.figure import Figure
 
@@ -193,7 +192,9 @@ long_train = datasets.load_translation_pairs(
     LONG_DATASET, split="train[:400]" if SMALL else "train"
 )
 long_test = datasets.load_translation_pairs(LONG_DATASET, split="test[:60]" if SMALL else "test")
-short_train = long_train.filter(lambda s, t: tf.size(tf.strings.split(s)) <= TRAIN_MAX_WORDS)
+short_train = datasets.load_translation_pairs(
+    LONG_DATASET, split="train[:400]" if SMALL else "train", max_source_words=TRAIN_MAX_WORDS
+)
 
 keras.utils.set_random_seed(0)
 long_model = AttentionSeq2Seq.from_corpus(

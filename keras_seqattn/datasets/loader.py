@@ -218,7 +218,9 @@ def load(name, split="train", data_dir=None, download_mode=None, **kwargs):
     return builder.as_dataset(split=split, **kwargs)
 
 
-def load_translation_pairs(name, split="train", source=None, target=None, data_dir=None):
+def load_translation_pairs(
+    name, split="train", source=None, target=None, data_dir=None, max_source_words=None
+):
     """Loads `(source_text, target_text)` string pairs of a translation dataset.
 
     Args:
@@ -230,14 +232,20 @@ def load_translation_pairs(name, split="train", source=None, target=None, data_d
             embedded datasets, and to `X` of a config named `X_to_Y`.
         target: feature key of the target text, as `source` (`Y` of `X_to_Y`).
         data_dir: TFDS data directory. Defaults to TFDS' own.
+        max_source_words: optional int >= 1: keep only the pairs whose source has
+            at most this many whitespace words, as Bahdanau et al. train RNNenc-30
+            on sentences of at most 30 words (`number_lists` counts its `,` as a
+            word, as its `length` feature does).
 
     Returns:
-        A `tf.data.Dataset` of `(source, target)` scalar string tensors.
+        A `tf.data.Dataset` of `(source, target)` scalar string tensors. With
+        `max_source_words` it is filtered, so its length is unknown to tf.data.
 
     Example:
 
     >>> pairs = load_translation_pairs("number_words/en_to_de", "train")
     >>> source, target = next(iter(pairs))
+    >>> short = load_translation_pairs("number_lists/en_to_fr", "train", max_source_words=30)
     """
     builder = prepare(name, data_dir)
     defaults = _text_pair_keys(builder)
@@ -252,8 +260,17 @@ def load_translation_pairs(name, split="train", source=None, target=None, data_d
     _check_keys(builder, [source, target], "translation pairs")
     _check_types(builder, {source: "Text", target: "Text"}, "translation pairs")
     _check_split(builder, split)
+    is_int = isinstance(max_source_words, int) and not isinstance(max_source_words, bool)
+    if max_source_words is not None and not (is_int and max_source_words >= 1):
+        raise ValueError(
+            "`max_source_words` must be None or an int >= 1. "
+            f"Received: max_source_words={max_source_words!r}"
+        )
     ds = builder.as_dataset(split=split)
-    return ds.map(lambda ex: (ex[source], ex[target]), num_parallel_calls=tf.data.AUTOTUNE)
+    pairs = ds.map(lambda ex: (ex[source], ex[target]), num_parallel_calls=tf.data.AUTOTUNE)
+    if max_source_words is None:
+        return pairs
+    return pairs.filter(lambda s, t: tf.size(tf.strings.split(s)) <= max_source_words)
 
 
 def load_caption_pairs(name, split="train", data_dir=None):

@@ -117,9 +117,9 @@ class NumberLists(tfds.core.GeneratorBasedBuilder):
     digits (the count of digits uniform) until the list has exactly that
     length. So every ten-token bucket holds a tenth of each split: 300 test
     examples per bucket. No list is in two splits. Train on its shorter
-    sources (`length` at most 30 or 50, as Bahdanau et al.'s RNNenc-30 and
-    RNNenc-50) and test on all of them to see the fixed context fail on long
-    inputs.
+    sources (`load_translation_pairs(..., max_source_words=30)` or 50, as
+    Bahdanau et al.'s RNNenc-30 and RNNenc-50) and test on all of them to see
+    the fixed context fail on long inputs.
 
     Measured on version 1.0.0: 1 to 26 items per list (median 9; the last
     items of a list are drawn short more often, to fit), items of 1 to 11

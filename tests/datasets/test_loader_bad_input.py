@@ -17,6 +17,16 @@ CASES = {
         TypeError,
         f"Embedded datasets: {EMBEDDED}. Received: name=None$",
     ),
+    "max_source_words_zero": (
+        lambda d: datasets.load_translation_pairs(NAME, data_dir=d, max_source_words=0),
+        ValueError,
+        "`max_source_words` must be None or an int >= 1. Received: max_source_words=0$",
+    ),
+    "max_source_words_float": (
+        lambda d: datasets.load_translation_pairs(NAME, data_dir=d, max_source_words=30.0),
+        ValueError,
+        "Received: max_source_words=30.0$",
+    ),
     "name_int": (lambda d: datasets.load(5, data_dir=d), TypeError, "Received: name=5$"),
     "name_empty": (
         lambda d: datasets.load("", data_dir=d),

@@ -3,6 +3,7 @@ import pytest
 import tensorflow_datasets as tfds
 from num2words import num2words
 
+from keras_seqattn import datasets
 from keras_seqattn.datasets import NumberLists, number_lists
 from keras_seqattn.datasets.number_lists import split_lists
 
@@ -110,3 +111,13 @@ def test_split_lists_is_a_pure_function_and_test_depends_on_its_size_only():
     assert first == split_lists(dict(small))
     assert [len(first[s]) for s in ("train", "validation", "test")] == [300, 40, 60]
     assert split_lists({**small, "train": 100})["test"] == first["test"]
+
+
+def test_max_source_words_keeps_the_training_settings_of_bahdanau_et_al(data_dir, en_to_fr):
+    for limit in (30, 50):
+        pairs = datasets.load_translation_pairs(
+            "number_lists/en_to_fr", "train", data_dir=data_dir, max_source_words=limit
+        )
+        sources = [source for source, _ in pairs.as_numpy_iterator()]
+        expected = en_to_fr["train"]["source"][en_to_fr["train"]["length"] <= limit]
+        assert sources == expected.tolist()
