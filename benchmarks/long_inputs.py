@@ -11,7 +11,7 @@ the source item it translates (`keras_seqattn.evaluation.item_alignment`).
 
     python benchmarks/long_inputs.py                 # ~55 minutes on a 2-core CPU
     python benchmarks/long_inputs.py --minutes 20    # a larger budget (e.g. a GPU)
-    python benchmarks/long_inputs.py --smoke         # seconds; CI runs this
+    python benchmarks/long_inputs.py --smoke         # about 1.5 minutes; CI runs this
 
 Writes `benchmarks/results/long_inputs.json` (`"results"`: one entry per model
 and training length, with its `"buckets"`), `long_inputs.png` (the Fig. 2 plot)
