@@ -70,7 +70,7 @@ def build(name, tokenizers, lengths, args, size):
 
 
 def matched(name, tokenizers, lengths, args, target):
-    """The size of `name` whose parameter count is nearest `target` (bisection)."""
+    """The free size of `name` whose parameter count is nearest `target` (bisection)."""
     step = args.transformer_heads if name == "TransformerSeq2Seq" else 1
     low, high = 1, 4 * args.hidden_dim // step + 1  # A model 4x as wide is far too big.
     while high - low > 1:
@@ -85,7 +85,7 @@ def matched(name, tokenizers, lengths, args, target):
             f"{name}: no size within {PARAMETER_TOLERANCE:.0%} of {target} parameters "
             f"(nearest {model.count_params()}); change --hidden-dim or the Transformer's shape"
         )
-    return sizes
+    return sizes["hidden_dim"]
 
 
 def optimizer(name, args):
@@ -132,7 +132,6 @@ def run(name, train_max_length, data, tokenizers, lengths, sizes, args):
 
     from keras_seqattn import datasets
     from keras_seqattn.evaluation import evaluate_translation, quality_by_length
-    from keras_seqattn.text import seq2seq_batches
     from keras_seqattn.training import TimeBudget
 
     keras.utils.set_random_seed(args.seed)
@@ -145,19 +144,11 @@ def run(name, train_max_length, data, tokenizers, lengths, sizes, args):
         for s in ("train", "validation")
     )
     # Batches padded to the longest training text, not to the test's 100 tokens.
-    sources, targets = texts_of(train)
-    padded = (longest(tokenizers[0], sources), longest(tokenizers[1], targets))
-
-    def batches(pairs, batch_size, shuffle):
-        return seq2seq_batches(
-            pairs, *tokenizers, *padded, batch_size=batch_size, shuffle=shuffle, seed=args.seed
-        )
-
     budget = TimeBudget(args.minutes * 60)
     start = time.perf_counter()
     history = model.fit(
-        batches(train, args.batch_size, True),
-        validation_data=batches(validation, 256, False),
+        model.prepare(train, args.batch_size, shuffle=True, seed=args.seed, lengths="longest"),
+        validation_data=model.prepare(validation, 256, lengths="longest"),
         epochs=args.epochs,
         callbacks=[budget],
         verbose=2,
@@ -170,7 +161,7 @@ def run(name, train_max_length, data, tokenizers, lengths, sizes, args):
         "train_max_length": train_max_length,
         "parameters": int(model.count_params()),
         "sizes": sizes,
-        "train_examples": len(sources),
+        "train_examples": sum(1 for _ in train),
         "epochs_run": len(history.history["loss"]),
         "steps_run": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
         "train_seconds": round(train_seconds, 1),
@@ -285,11 +276,12 @@ def main():
     )
     reference, _ = build("AttentionSeq2Seq", tokenizers, lengths, args, args.hidden_dim)
     target = reference.count_params()
-    free = {name: args.hidden_dim if name == "AttentionSeq2Seq" else None for name in names}
-    for name in names:
-        if free[name] is None:
-            sizes = matched(name, tokenizers, lengths, args, target)
-            free[name] = sizes["hidden_dim"]
+    free = {
+        name: args.hidden_dim
+        if name == "AttentionSeq2Seq"
+        else matched(name, tokenizers, lengths, args, target)
+        for name in names
+    }
     keras.backend.clear_session()
 
     results, heat = [], None

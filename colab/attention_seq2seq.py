@@ -176,16 +176,15 @@ assert int(answer["lengths"][0]) > 0
 # `"quarante deux , sept"`): nothing short of the whole source gives the target. As
 # Bahdanau et al.'s RNNsearch-30, we train on the sources of at most 30 tokens and
 # test on every length. The vocabularies and the model's buffers come from all
-# lengths, so that a 100-token test source fits; the training batches are only as long
-# as the short sources need. `benchmarks/long_inputs.py` runs the full study (README,
-# "Long inputs"); compare this curve with the one in `seq2seq_rnn.ipynb`.
+# lengths, so that a 100-token test source fits; `prepare(..., lengths="longest")`
+# pads the training batches only as far as the short sources need.
+# `benchmarks/long_inputs.py` runs the full study (README, "Long inputs").
+# Compare this curve with the one in `seq2seq_rnn.ipynb`.
 
 # %%
-from keras import ops
 from matplotlib.figure import Figure
 
 from keras_seqattn.evaluation import item_alignment, quality_by_length
-from keras_seqattn.text import seq2seq_batches
 
 LONG_DATASET, TRAIN_MAX_WORDS = "number_lists/en_to_fr", 30
 long_train = datasets.load_translation_pairs(
@@ -202,12 +201,9 @@ long_model = AttentionSeq2Seq.from_corpus(
     bidirectional=True, **SIZES,
 )  # fmt: skip
 long_model.compile(optimizer=keras.optimizers.Adam(2e-3))
-tokenizers = (long_model.source_tokenizer, long_model.target_tokenizer)
-short_texts = list(zip(*short_train.as_numpy_iterator()))  # (sources, targets)
-# The longest tokenised training text of each side, plus its [STOP] (or [START]).
-lengths = [int(ops.shape(t(list(texts)))[1]) + 1 for t, texts in zip(tokenizers, short_texts)]
 long_model.fit(
-    seq2seq_batches(short_train, *tokenizers, *lengths, batch_size=64, shuffle=True),
+    # Padded to the longest short pair, not to the 100-token buffers.
+    long_model.prepare(short_train, batch_size=64, shuffle=True, lengths="longest"),
     epochs=1 if SMALL else 5,
 )
 

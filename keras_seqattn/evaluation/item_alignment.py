@@ -52,7 +52,7 @@ def item_alignment(attention, input_tokens, output_tokens, separator=",", band=1
     1.0
     """
     attention = np.asarray(attention, dtype="float64")
-    if attention.ndim != 2 or attention.shape != (len(output_tokens), len(input_tokens)):
+    if attention.shape != (len(output_tokens), len(input_tokens)):
         raise ValueError(
             "`attention` must be (len(output_tokens), len(input_tokens)) = "
             f"({len(output_tokens)}, {len(input_tokens)}). "

@@ -90,10 +90,7 @@ class Seq2SeqModel(GenerativeModel):
             )
             for texts, mode in [(sources, source_mode), (targets, target_mode)]
         ]
-        # The longest tokenised text plus its [STOP] (or [START]) token.
-        longest = [
-            int(ops.shape(t(texts))[1]) + 1 for t, texts in zip(tokenizers, (sources, targets))
-        ]
+        longest = [_longest(t, texts) for t, texts in zip(tokenizers, (sources, targets))]
         return cls(
             tokenizers[0],
             tokenizers[1],
@@ -109,19 +106,37 @@ class Seq2SeqModel(GenerativeModel):
             "target_ids": keras.Input(shape=(None,), dtype="int32", name="target_ids"),
         }
 
-    def prepare(self, pairs, batch_size=64, shuffle=False, seed=0):
+    def prepare(self, pairs, batch_size=64, shuffle=False, seed=0, lengths="model"):
         """Turns a `tf.data.Dataset` of `(source, target)` strings into `fit` batches.
 
         Returns a dataset of `({"source_ids", "target_ids"}, labels)` with fixed
-        lengths `max_source_length` / `max_target_length`, usable by `fit` and
-        `evaluate` on every backend.
+        lengths, usable by `fit` and `evaluate` on every backend.
+
+        Args:
+            pairs: `tf.data.Dataset` of `(source, target)` scalar strings.
+            batch_size: int. Defaults to `64`.
+            shuffle: bool, shuffle pairs before batching. Defaults to `False`.
+            seed: int, shuffle seed. Defaults to `0`.
+            lengths: `"model"` pads to `max_source_length` / `max_target_length`;
+                `"longest"` to the longest tokenised text of `pairs` on each side
+                (at most the model's), so that a model sized for long test inputs
+                trains on short pairs without padding them to the test's length.
         """
+        if lengths not in ("model", "longest"):
+            raise ValueError(
+                f"`lengths` must be 'model' or 'longest'. Received: lengths={lengths!r}"
+            )
+        source_length, target_length = self.max_source_length, self.max_target_length
+        if lengths == "longest":
+            sources, targets = _split_pairs(pairs)
+            source_length = min(_longest(self.source_tokenizer, sources), source_length)
+            target_length = min(_longest(self.target_tokenizer, targets), target_length)
         return seq2seq_batches(
             pairs,
             self.source_tokenizer,
             self.target_tokenizer,
-            source_length=self.max_source_length,
-            target_length=self.max_target_length,
+            source_length=source_length,
+            target_length=target_length,
             batch_size=batch_size,
             shuffle=shuffle,
             seed=seed,
@@ -202,6 +217,11 @@ class Seq2SeqModel(GenerativeModel):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _longest(tokenizer, texts):
+    """The longest tokenised text of `texts`, plus its `[STOP]` (or `[START]`) token."""
+    return int(ops.shape(tokenizer(texts))[1]) + 1
 
 
 def _split_pairs(pairs):

@@ -134,6 +134,11 @@ TRANSLATE_CASES = {
         r"encodes as UTF-8; text 0 holds '\\ud800' \(a lone surrogate\) at character 3",
     ),
     "prepare_list": (lambda m: m.prepare(PAIRS), TypeError, "Received: pairs=list$"),
+    "prepare_lengths": (
+        lambda m: m.prepare(_dataset(["a"], ["b"]), lengths="shortest"),
+        ValueError,
+        "`lengths` must be 'model' or 'longest'. Received: lengths='shortest'$",
+    ),
     "prepare_feature_dicts": (
         lambda m: m.prepare(_dataset({"source": ["a"], "target": ["b"]})),
         ValueError,
