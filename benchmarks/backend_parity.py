@@ -165,7 +165,20 @@ def worker(args):
         print(json.dumps(answer), file=channel, flush=True)
 
 
+def prepare_datasets(args):
+    """Prepares each dataset once, here, before the workers start.
+
+    Three workers preparing the same TFDS dataset at once race on its
+    `incomplete.*` folder, and one of them fails.
+    """
+    from keras_seqattn import datasets
+
+    for name in sorted({APPLICATIONS[app] for app in args.apps}):
+        datasets.prepare(name)
+
+
 def start_workers(args):
+    prepare_datasets(args)
     workers = {}
     for backend in args.backends:
         command = [sys.executable, __file__, "--worker", *sys.argv[1:]]
