@@ -107,6 +107,18 @@ def _add_common_training(parser, generative):
         parser.add_argument(
             "--beam-width", type=POSITIVE, default=1, help="beams when testing (1: greedy)"
         )
+    parser.add_argument(
+        "--data-parallel",
+        type=POSITIVE,
+        default=1,
+        help="devices the batch is split over (jax, tensorflow)",
+    )
+    parser.add_argument(
+        "--model-parallel",
+        type=POSITIVE,
+        default=1,
+        help="devices each Transformer's weights are split over (jax)",
+    )
 
 
 def _add_rnn_sizes(parser):

@@ -15,6 +15,7 @@ from keras_seqattn.applications.transformer_seq2seq import (
 )
 from keras_seqattn.layers import PatchEncoder, TransformerEncoder
 from keras_seqattn.models.captioning_model import CaptioningModel
+from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
 # Named architectures; exact parameter counts for a given image size and
 # vocabulary are pinned in tests/applications/test_transformer_captioner.py.
@@ -259,6 +260,10 @@ class TransformerCaptioner(CaptioningModel):
         return dataclasses.replace(
             result, attention=[a.mean(axis=1) for a in heads], attention_heads=heads
         )
+
+    # The Megatron sharding of every Transformer application, for
+    # `keras.distribution.ModelParallel`: see `transformer_layout_map`.
+    get_layout_map = staticmethod(transformer_layout_map)
 
     def get_config(self):
         config = super().get_config()

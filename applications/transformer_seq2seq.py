@@ -9,6 +9,7 @@ from keras import ops
 
 from keras_seqattn.layers import PositionalEncoding, TransformerDecoder, TransformerEncoder
 from keras_seqattn.models.seq2seq_model import Seq2SeqModel
+from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
 # Named architectures. Parameter counts for a given vocabulary are pinned in
 # tests/applications/test_transformer_seq2seq.py.
@@ -216,6 +217,10 @@ class TransformerSeq2Seq(Seq2SeqModel):
             attention=[a.mean(axis=1) for a in result.attention],
             attention_heads=result.attention,
         )
+
+    # The Megatron sharding of every Transformer application, for
+    # `keras.distribution.ModelParallel`: see `transformer_layout_map`.
+    get_layout_map = staticmethod(transformer_layout_map)
 
     def get_config(self):
         config = super().get_config()

@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_seqattn.layers import PatchEncoder, TransformerEncoder
 from keras_seqattn.models._arguments import check_model_kwargs
+from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
 # The paper's Table 1 sizes (Ti and S from its follow-ups, DeiT and AugReg) with the
 # patch sizes that google-research/vision_transformer publishes, and two sizes for
@@ -284,6 +285,10 @@ class VisionTransformer(keras.Model):
             else:
                 new.assign(old)
         return model
+
+    # The Megatron sharding of every Transformer application, for
+    # `keras.distribution.ModelParallel`: see `transformer_layout_map`.
+    get_layout_map = staticmethod(transformer_layout_map)
 
     def get_config(self):
         return {

@@ -6,6 +6,7 @@ and every embedded dataset with TFDS.
 
 from keras_seqattn import (
     datasets,
+    distribute,
     evaluation,
     generation,
     layers,
@@ -19,6 +20,7 @@ from keras_seqattn.version import __version__
 __all__ = [
     "__version__",
     "datasets",
+    "distribute",
     "evaluation",
     "generation",
     "layers",

@@ -101,8 +101,30 @@ def _model_kwargs(args):
     return sizes
 
 
+def _distribution(args):
+    """The engine for `--data-parallel` x `--model-parallel` devices, or `None` for one."""
+    from keras_seqattn import distribute
+    from keras_seqattn.models.transformer_layout_map import check_model_parallel
+
+    if args.model == "vit":
+        from keras_seqattn.applications import VisionTransformer
+        from keras_seqattn.applications.vision_transformer import CONFIGS
+
+        model_class, sizes = VisionTransformer, CONFIGS.get(args.config, {})
+    else:
+        model_class, sizes = _model_class(args.model), _model_kwargs(args)
+    distribution = distribute.make_distribution(
+        args.data_parallel, args.model_parallel, model_class
+    )
+    if args.model_parallel > 1:
+        sharded = ("num_heads", "hidden_dim", "intermediate_dim", "mlp_dim")
+        check_model_parallel({k: sizes[k] for k in sharded if k in sizes}, args.model_parallel)
+    return distribution
+
+
 def _common(args):
     return dict(
+        distribution=_distribution(args),
         out=args.out,
         epochs=args.epochs,
         batch_size=args.batch_size,

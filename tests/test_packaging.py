@@ -19,8 +19,13 @@ from tests.conftest import BACKEND
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # The only modules allowed to import TensorFlow: tf.data/TFDS pipelines, text
-# preprocessing that runs inside tf.data, and export.
-TF_MODULES = ("keras_seqattn/datasets/", "keras_seqattn/text/", "keras_seqattn/export/")
+# preprocessing that runs inside tf.data, export, and tf.distribute strategies.
+TF_MODULES = (
+    "keras_seqattn/datasets/",
+    "keras_seqattn/text/",
+    "keras_seqattn/export/",
+    "keras_seqattn/distribute/",
+)
 FORBIDDEN = ("tensorflow", "jax", "torch", "keras.src")
 # Backend-specific fast paths, each behind a portable fallback it is tested against,
 # and the one framework each may import.

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_seqattn.models._batch_prediction import predict_batch
+
 
 def evaluate_image_classification(model, pairs, batch_size=256, limit=None):
     """Classifies every image of `pairs` and scores the predictions.
@@ -15,8 +17,9 @@ def evaluate_image_classification(model, pairs, batch_size=256, limit=None):
         limit: optional int, score only the first `limit` pairs.
 
     Returns:
-        dict with `accuracy` (top-1), `count`, and `predictions`: the predicted
-        class of each image, in the dataset's order.
+        dict with `accuracy` (top-1), `loss` (mean cross-entropy of the
+        logits), `count`, and `predictions`: the predicted class of each image,
+        in the dataset's order.
 
     Raises:
         ValueError: the images are not of the size and channels the model takes.
@@ -42,16 +45,21 @@ def evaluate_image_classification(model, pairs, batch_size=256, limit=None):
         )
     if limit is not None:
         pairs = pairs.take(limit)
-    predictions, labels = [], []
+    predictions, labels, losses = [], [], []
     for images, batch_labels in pairs.batch(batch_size).as_numpy_iterator():
-        logits = model.predict_on_batch(images.astype("float32"))
-        predictions.append(np.argmax(np.asarray(logits), axis=-1))
+        logits = np.asarray(predict_batch(model, images.astype("float32")), "float64")
+        predictions.append(np.argmax(logits, axis=-1))
         labels.append(batch_labels)
+        # Cross-entropy -log softmax(logits)[label], from the max-shifted logits.
+        shifted = logits - logits.max(-1, keepdims=True)
+        log_softmax = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+        losses.append(-np.take_along_axis(log_softmax, batch_labels[:, None], -1)[:, 0])
     predictions = np.concatenate(predictions) if predictions else np.zeros((0,), "int64")
     labels = np.concatenate(labels) if labels else np.zeros((0,), "int64")
     count = int(len(labels))
     return {
         "accuracy": float(np.mean(predictions == labels)) if count else 0.0,
+        "loss": float(np.mean(np.concatenate(losses))) if count else 0.0,
         "count": count,
         "predictions": predictions.tolist(),
     }

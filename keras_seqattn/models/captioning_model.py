@@ -114,12 +114,13 @@ class CaptioningModel(GenerativeModel):
             **kwargs,
         )
 
-    def prepare(self, pairs, batch_size=64, shuffle=False, seed=0):
+    def prepare(self, pairs, batch_size=64, shuffle=False, seed=0, drop_remainder=False):
         """Turns a `tf.data.Dataset` of `(image, caption)` into `fit` batches.
 
         Returns a dataset of `({"images", "target_ids"}, labels)`, images resized
         to `image_size` and captions padded to `max_caption_length`, usable by
-        `fit` and `evaluate` on every backend (`keras_seqattn.text.caption_batches`).
+        `fit` and `evaluate` on every backend (`keras_seqattn.text.caption_batches`,
+        which documents the arguments).
         """
         return caption_batches(
             pairs,
@@ -130,6 +131,7 @@ class CaptioningModel(GenerativeModel):
             batch_size=batch_size,
             shuffle=shuffle,
             seed=seed,
+            drop_remainder=drop_remainder,
         )
 
     def prepare_images(self, images):

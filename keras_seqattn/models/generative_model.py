@@ -5,6 +5,7 @@ import keras
 from keras_seqattn import generation
 from keras_seqattn.generation._decoding import validate_arguments
 from keras_seqattn.models._arguments import check_model_kwargs
+from keras_seqattn.models._batch_prediction import predict_batch
 from keras_seqattn.models.generator import Generator
 from keras_seqattn.models.token_accuracy import TokenAccuracy
 
@@ -99,7 +100,7 @@ class GenerativeModel(keras.Model):
                 beam_width=beam_width,
                 length_penalty=length_penalty,
             )
-        return generation.GenerationOutput(**cache[key].predict_on_batch(inputs))
+        return generation.GenerationOutput(**predict_batch(cache[key], inputs))
 
     @classmethod
     def from_config(cls, config):

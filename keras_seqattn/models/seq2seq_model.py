@@ -106,7 +106,9 @@ class Seq2SeqModel(GenerativeModel):
             "target_ids": keras.Input(shape=(None,), dtype="int32", name="target_ids"),
         }
 
-    def prepare(self, pairs, batch_size=64, shuffle=False, seed=0, lengths="model"):
+    def prepare(
+        self, pairs, batch_size=64, shuffle=False, seed=0, lengths="model", drop_remainder=False
+    ):
         """Turns a `tf.data.Dataset` of `(source, target)` strings into `fit` batches.
 
         Returns a dataset of `({"source_ids", "target_ids"}, labels)` with fixed
@@ -121,6 +123,9 @@ class Seq2SeqModel(GenerativeModel):
                 `"longest"` to the longest tokenised text of `pairs` on each side
                 (at most the model's), so that a model sized for long test inputs
                 trains on short pairs without padding them to the test's length.
+            drop_remainder: bool, drop the last batch when it is short (so that
+                every batch splits evenly over data-parallel replicas). Defaults
+                to `False`.
         """
         if lengths not in ("model", "longest"):
             raise ValueError(
@@ -140,6 +145,7 @@ class Seq2SeqModel(GenerativeModel):
             batch_size=batch_size,
             shuffle=shuffle,
             seed=seed,
+            drop_remainder=drop_remainder,
         )
 
     def tokenize_sources(self, texts):

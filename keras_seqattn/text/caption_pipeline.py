@@ -91,6 +91,7 @@ def caption_batches(
     batch_size=64,
     shuffle=False,
     seed=0,
+    drop_remainder=False,
 ):
     """`(image, caption)` pairs -> `({"images", "target_ids"}, labels)` batches.
 
@@ -111,6 +112,9 @@ def caption_batches(
         batch_size: int. Defaults to `64`.
         shuffle: bool, shuffle pairs before batching. Defaults to `False`.
         seed: int, shuffle seed. Defaults to `0`.
+        drop_remainder: bool, drop the last batch when it is short (so that
+            every batch splits evenly over data-parallel replicas). Defaults
+            to `False`.
 
     Returns:
         A batched, prefetched `tf.data.Dataset`.
@@ -151,7 +155,7 @@ def caption_batches(
         pairs = pairs.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
     return (
         pairs.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
-        .batch(batch_size)
+        .batch(batch_size, drop_remainder=drop_remainder)
         .map(to_batch, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )

@@ -14,6 +14,7 @@ def seq2seq_batches(
     batch_size=64,
     shuffle=False,
     seed=0,
+    drop_remainder=False,
 ):
     """`(source, target)` string pairs -> `({"source_ids", "target_ids"}, labels)`.
 
@@ -31,6 +32,9 @@ def seq2seq_batches(
         batch_size: int. Defaults to `64`.
         shuffle: bool, shuffle pairs before batching. Defaults to `False`.
         seed: int, shuffle seed. Defaults to `0`.
+        drop_remainder: bool, drop the last batch when it is short (so that
+            every batch splits evenly over data-parallel replicas). Defaults
+            to `False`.
 
     Returns:
         A batched, prefetched `tf.data.Dataset`.
@@ -64,7 +68,7 @@ def seq2seq_batches(
     if shuffle:
         pairs = pairs.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
     return (
-        pairs.batch(batch_size)
+        pairs.batch(batch_size, drop_remainder=drop_remainder)
         .map(to_batch, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )

@@ -8,6 +8,10 @@ the same command run again resumes after the last finished epoch, after a crash
 or with more epochs (the optimizer's state included); with other model or data
 arguments it is refused, naming them. A `model.keras` that no checkpoint
 describes (written by something else) is never overwritten.
+
+A job's `distribution` (from `keras_seqattn.distribute.make_distribution`) is
+free to change between runs: the checkpoint and `model.keras` hold whole,
+unsharded weights, so a run on four devices resumes on one and the other way.
 """
 
 import json
@@ -16,6 +20,7 @@ import pathlib
 
 import keras
 
+from keras_seqattn import distribute
 from keras_seqattn.training.training_checkpoint import (
     TrainingCheckpoint,
     save_model_atomically,
@@ -23,15 +28,33 @@ from keras_seqattn.training.training_checkpoint import (
 )
 
 CHECKPOINT = "checkpoint"
-# Arguments a resumed run may change: more epochs continue training, and the rest
-# only name the folder or touch evaluation and logging.
-FREE_ARGUMENTS = ("out", "epochs", "eval_limit", "beam_width", "verbose", "callbacks")
+# Arguments a resumed run may change: more epochs continue training, the devices
+# do not change what is trained, and the rest only name the folder or touch
+# evaluation and logging.
+FREE_ARGUMENTS = (
+    "out",
+    "epochs",
+    "eval_limit",
+    "beam_width",
+    "verbose",
+    "callbacks",
+    "distribution",
+)
+# Examples per batch of validation and test, rounded to a multiple of the replicas.
+EVAL_BATCH_SIZE = 256
 
 
 class ResumableRun:
-    """One training job's output folder `out`, with its checkpoint."""
+    """One training job's output folder `out`, with its checkpoint.
+
+    `arguments` are the job's (its `locals()`); a `distribution` among them is
+    the one the model is built, compiled and trained under (`scope()`, `fit`).
+    """
 
     def __init__(self, out, arguments):
+        self.distribution = arguments.get("distribution")
+        if "batch_size" in arguments:
+            distribute.check_batch_size(arguments["batch_size"], self.distribution)
         self.out = _output_folder(out)
         self.folder = self.out / CHECKPOINT
         self.epochs = arguments.get("epochs")
@@ -91,10 +114,45 @@ class ResumableRun:
                 f"or choose another output folder. Received: epochs={self.epochs}"
             )
 
+    def scope(self):
+        """The distribution's scope (nothing without one): build and compile in it."""
+        return distribute.scope(self.distribution)
+
+    def eval_batch_size(self, examples):
+        """Examples per validation batch for a split of `examples`: 256 at most.
+
+        Under a distribution, a multiple of the replicas no larger than the
+        split, so that a short split still gives one whole batch when the short
+        last one is dropped (`drop_remainder`).
+        """
+        return distribute.round_batch_size(min(EVAL_BATCH_SIZE, examples), self.distribution)
+
+    @property
+    def drop_remainder(self):
+        """Whether batches drop a short last one: under a distribution, as JAX's
+        trainer needs every batch to split evenly over the replicas (64 examples
+        in batches of 48 leave 16, which 3 replicas cannot share). TensorFlow's
+        strategies could split it; dropping it on both trains on the same data."""
+        return self.distribution is not None
+
     def fit(self, model, data, callbacks=None, **kwargs):
-        """`model.fit` that resumes; returns the history of every epoch, resumed ones too."""
-        model.fit(data, callbacks=[self.checkpoint, *(callbacks or [])], **kwargs)
+        """`model.fit` that resumes, in the distribution's scope; returns the history
+        of every epoch, resumed ones too."""
+        with self.scope():
+            model.fit(data, callbacks=[self.checkpoint, *(callbacks or [])], **kwargs)
         return self.checkpoint.history
+
+    def fit_pairs(self, model, train, validation, batch_size, seed, **kwargs):
+        """`fit` on `model.prepare()`'s batches: `train` pairs shuffled, `validation` not."""
+        validation_batch = self.eval_batch_size(count_examples(validation))
+        return self.fit(
+            model,
+            model.prepare(train, batch_size, True, seed, drop_remainder=self.drop_remainder),
+            validation_data=model.prepare(
+                validation, validation_batch, drop_remainder=self.drop_remainder
+            ),
+            **kwargs,
+        )
 
     @property
     def initial_epoch(self):
@@ -113,6 +171,12 @@ class ResumableRun:
         text = json.dumps(metrics, indent=2, ensure_ascii=False)
         write_text_atomically(self.out / "metrics.json", text)
         return metrics
+
+
+def count_examples(dataset):
+    """The length of `dataset`: its cardinality where tf.data knows it, else counted."""
+    count = int(dataset.cardinality())
+    return count if count >= 0 else sum(1 for _ in dataset)
 
 
 def _output_folder(out):

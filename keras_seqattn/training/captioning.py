@@ -38,6 +38,7 @@ def train_captioner(
     data_dir=None,
     verbose="auto",
     callbacks=None,
+    distribution=None,
     **model_kwargs,
 ):
     """Trains `model_class` on `dataset`'s captions, evaluates on its test split, saves all.
@@ -59,6 +60,10 @@ def train_captioner(
             dataset's fixed size.
         train_limit, eval_limit: optional numbers of examples to use.
         callbacks: optional extra Keras callbacks for `fit` (e.g. a time budget).
+        distribution: optional, from `keras_seqattn.distribute.make_distribution`:
+            the model is built, compiled and trained under it (a JAX
+            `keras.distribution.Distribution` or a `tf.distribute.Strategy`);
+            `batch_size` is the global batch and must divide by its replicas.
         **model_kwargs: the model's own constructor arguments (sizes; e.g. a
             `TransformerCaptioner.CONFIGS` entry), passed through unchanged.
 
@@ -86,20 +91,23 @@ def train_captioner(
     # not a `[:2000]` slice, which TFDS refuses on a split that has fewer examples.
     validation = datasets.load_caption_pairs(dataset, validation_split, data_dir)
     validation = validation.take(eval_limit or 2000)
-    model = run.model(
-        lambda: model_class.from_corpus(
-            train,
-            vocabulary_size=vocabulary_size,
-            image_size=image_size,
-            num_channels=channels,
-            **model_kwargs,
+    with run.scope():
+        model = run.model(
+            lambda: model_class.from_corpus(
+                train,
+                vocabulary_size=vocabulary_size,
+                image_size=image_size,
+                num_channels=channels,
+                **model_kwargs,
+            )
         )
-    )
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    history = run.fit(
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    history = run.fit_pairs(
         model,
-        model.prepare(train, batch_size=batch_size, shuffle=True, seed=seed),
-        validation_data=model.prepare(validation, batch_size=256),
+        train,
+        validation,
+        batch_size,
+        seed,
         epochs=epochs,
         callbacks=callbacks,
         verbose=verbose,

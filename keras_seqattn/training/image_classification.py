@@ -8,7 +8,8 @@ import numpy as np
 
 from keras_seqattn import datasets
 from keras_seqattn.applications import VisionTransformer
-from keras_seqattn.training._resume import ResumableRun
+from keras_seqattn.evaluation import evaluate_image_classification
+from keras_seqattn.training._resume import ResumableRun, count_examples
 from keras_seqattn.visualization import plot_image_attention
 
 # Digits must not be mirrored (a mirrored 2 is no 2); natural images may be.
@@ -38,19 +39,26 @@ def augmentation_layers(kind):
 
 
 def image_batches(
-    images_and_labels, batch_size=64, shuffle=False, seed=0, limit=None, augmentation=None
+    images_and_labels,
+    batch_size=64,
+    shuffle=False,
+    seed=0,
+    limit=None,
+    augmentation=None,
+    drop_remainder=False,
 ):
     """Batches a `tf.data.Dataset` of `(image, label)` for `fit`, `evaluate`.
 
     Images stay in `[0, 255]`: the model rescales them. With `augmentation`
     (see `augmentation_layers()`), every batch is augmented in the tf.data
     pipeline, where Keras preprocessing layers run on any backend and keep the
-    model's compiled graph free of them.
+    model's compiled graph free of them. `drop_remainder` drops a short last
+    batch, so that every batch splits evenly over data-parallel replicas.
     """
     ds = images_and_labels.take(limit) if limit else images_and_labels
     if shuffle:
         ds = ds.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if augmentation is not None:
         layers = augmentation_layers(augmentation)
 
@@ -89,11 +97,6 @@ def _auto_augmentation(dataset_name, channels):
     return "shift" if channels == 1 else "shift_flip"
 
 
-def _count(ds):
-    count = int(ds.cardinality())
-    return count if count >= 0 else sum(1 for _ in ds)
-
-
 def train_image_classifier(
     dataset,
     out,
@@ -109,6 +112,7 @@ def train_image_classifier(
     seed=0,
     data_dir=None,
     verbose="auto",
+    distribution=None,
     **model_overrides,
 ):
     """Trains a `VisionTransformer` on `dataset`, evaluates on its test split, saves all.
@@ -134,6 +138,10 @@ def train_image_classifier(
             `"auto"`.
         warmup_epochs: float, epochs of linear learning-rate warm-up.
         train_limit, eval_limit: optional numbers of examples to use.
+        distribution: optional, from `keras_seqattn.distribute.make_distribution`:
+            the model is built, compiled and trained under it (a JAX
+            `keras.distribution.Distribution` or a `tf.distribute.Strategy`);
+            `batch_size` is the global batch and must divide by its replicas.
 
     Returns:
         The metrics dictionary.
@@ -146,37 +154,57 @@ def train_image_classifier(
     num_classes = builder.info.features["label"].num_classes
     if augmentation == "auto":
         augmentation = _auto_augmentation(builder.name, channels)
-    model = run.model(
-        lambda: VisionTransformer.from_config_name(
-            config,
-            num_classes=num_classes,
-            image_size=height if height == width else (height, width),
-            num_channels=channels,
-            **model_overrides,
+    with run.scope():
+        model = run.model(
+            lambda: VisionTransformer.from_config_name(
+                config,
+                num_classes=num_classes,
+                image_size=height if height == width else (height, width),
+                num_channels=channels,
+                **model_overrides,
+            )
         )
-    )
 
     def load(split, limit=None):
         split = f"{split}[:{limit}]" if limit else split
         return datasets.load_image_labels(dataset, split=split, data_dir=data_dir)
 
     train = load("train", train_limit)
-    train_examples = _count(train)
-    steps = epochs * math.ceil(train_examples / batch_size)
+    train_examples = count_examples(train)
+    steps_per_epoch = (
+        max(train_examples // batch_size, 1)
+        if run.drop_remainder
+        else math.ceil(train_examples / batch_size)
+    )
     schedule = warmup_cosine(
-        learning_rate, steps, round(warmup_epochs * math.ceil(train_examples / batch_size))
+        learning_rate, epochs * steps_per_epoch, round(warmup_epochs * steps_per_epoch)
     )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay, global_clipnorm=1.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    with run.scope():
+        model.compile(
+            optimizer=keras.optimizers.AdamW(
+                schedule, weight_decay=weight_decay, global_clipnorm=1.0
+            ),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
     validation = None
     if "validation" in builder.info.splits:
-        validation = image_batches(load("validation", eval_limit), batch_size=256)
+        examples = load("validation", eval_limit)
+        validation = image_batches(
+            examples,
+            run.eval_batch_size(count_examples(examples)),
+            drop_remainder=run.drop_remainder,
+        )
     history = run.fit(
         model,
-        image_batches(train, batch_size, shuffle=True, seed=seed, augmentation=augmentation),
+        image_batches(
+            train,
+            batch_size,
+            shuffle=True,
+            seed=seed,
+            augmentation=augmentation,
+            drop_remainder=run.drop_remainder,
+        ),
         validation_data=validation,
         epochs=epochs,
         shuffle=False,  # The dataset is shuffled; Keras cannot shuffle tf.data.
@@ -185,7 +213,9 @@ def train_image_classifier(
 
     test = load("test", eval_limit)
     start = time.perf_counter()
-    scores = model.evaluate(image_batches(test, batch_size=256), return_dict=True, verbose=0)
+    # Not `model.evaluate`: under a tf.distribute strategy it fails on a batch that
+    # leaves a replica no image, and the test split must be scored whole.
+    scores = evaluate_image_classification(model, test)
     eval_seconds = time.perf_counter() - start
     metrics = {
         "model": "VisionTransformer",
@@ -199,7 +229,7 @@ def train_image_classifier(
         "eval_seconds": round(eval_seconds, 1),
         "test_accuracy": float(scores["accuracy"]),
         "test_loss": float(scores["loss"]),
-        "test_examples": _count(test),
+        "test_examples": count_examples(test),
         "history": history,
     }
     metrics = run.save(model, metrics)

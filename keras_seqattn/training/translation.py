@@ -45,6 +45,7 @@ def train_translation(
     beam_width=1,
     seed=0,
     verbose="auto",
+    distribution=None,
     **model_kwargs,
 ):
     """Trains `model_class` on `dataset`, evaluates on its test split, saves all.
@@ -54,6 +55,12 @@ def train_translation(
     models with attention, `attention.png` for the first test example. Until
     then `out/checkpoint/` holds the state after each epoch: the same call
     after a crash resumes after the last finished epoch (see `ResumableRun`).
+
+    Args:
+        distribution: optional, from `keras_seqattn.distribute.make_distribution`:
+            the model is built, compiled and trained under it (a JAX
+            `keras.distribution.Distribution` or a `tf.distribute.Strategy`);
+            `batch_size` is the global batch and must divide by its replicas.
 
     Returns:
         The metrics dictionary.
@@ -65,20 +72,24 @@ def train_translation(
     validation = datasets.load_translation_pairs(dataset, split="validation")
     test = datasets.load_translation_pairs(dataset, split="test")
     mode, vocabulary_size = tokenization(dataset, tokens, vocabulary_size)
-    model = run.model(
-        lambda: model_class.from_corpus(
-            train,
-            source_mode=mode,
-            target_mode=mode,
-            vocabulary_size=vocabulary_size,
-            **model_kwargs,
+    with run.scope():
+        model = run.model(
+            lambda: model_class.from_corpus(
+                train,
+                source_mode=mode,
+                target_mode=mode,
+                vocabulary_size=vocabulary_size,
+                **model_kwargs,
+            )
         )
-    )
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    history = run.fit(
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    validation = validation.take(eval_limit or 2000)
+    history = run.fit_pairs(
         model,
-        model.prepare(train, batch_size=batch_size, shuffle=True, seed=seed),
-        validation_data=model.prepare(validation.take(eval_limit or 2000), batch_size=256),
+        train,
+        validation,
+        batch_size,
+        seed,
         epochs=epochs,
         verbose=verbose,
     )

@@ -39,3 +39,13 @@ def test_longest_never_exceeds_the_models_lengths():
     pairs = tf.data.Dataset.from_tensor_slices(tuple(map(list, zip(*PAIRS))))
     (x, labels) = _first_batch(model.prepare(pairs, batch_size=3, lengths="longest"))
     assert x["source_ids"].shape == (3, 5) and labels.shape == (3, 6)
+
+
+def test_drop_remainder_drops_only_the_short_last_batch():
+    model, _, _ = _model()
+    pairs = tf.data.Dataset.from_tensor_slices(tuple(map(list, zip(*PAIRS * 3))))  # 9 pairs
+    kept = [len(x["source_ids"]) for x, _ in model.prepare(pairs, batch_size=4)]
+    assert kept == [4, 4, 1]
+    whole = model.prepare(pairs, batch_size=4, drop_remainder=True)
+    assert [len(x["source_ids"]) for x, _ in whole] == [4, 4]
+    assert int(whole.cardinality()) == 2  # known, so Keras shows and plans the epoch

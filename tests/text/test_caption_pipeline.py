@@ -53,3 +53,13 @@ def test_coco_captions_by_its_tfds_name_with_mock_data():
     assert labels.shape == (4, 8)
     result = model.caption(examples[0]["image"][None], max_length=4)  # any size: resized
     assert result.attention[0].shape[1] == 64
+
+
+@pytest.mark.backend_independent(reason="tf.data pipeline only")
+def test_drop_remainder_drops_only_the_short_last_batch():
+    images = np.zeros((5, 16, 16, 1), "uint8")
+    pairs = tf.data.Dataset.from_tensor_slices((images, ["two"] * 5))
+    batches = caption_batches(pairs, _tokenizer(), (16, 16), 1, 5, batch_size=2)
+    assert [len(labels) for _, labels in batches] == [2, 2, 1]
+    whole = caption_batches(pairs, _tokenizer(), (16, 16), 1, 5, 2, drop_remainder=True)
+    assert [len(labels) for _, labels in whole] == [2, 2]
