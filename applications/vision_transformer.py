@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_seqattn.layers import PatchEncoder, TransformerEncoder
 from keras_seqattn.models._arguments import check_model_kwargs
+from keras_seqattn.models._dtype_policy import with_dtype_argument
 from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
 # The paper's Table 1 sizes (Ti and S from its follow-ups, DeiT and AugReg) with the
@@ -119,6 +120,8 @@ class VisionTransformer(keras.Model):
         for Image Recognition at Scale, section 3.1, eqs. 1-4, and Table 1.
     """
 
+    # `dtype=` builds every layer under that policy (see `with_dtype_argument`).
+    @with_dtype_argument
     def __init__(
         self,
         image_size,
@@ -149,7 +152,6 @@ class VisionTransformer(keras.Model):
                 f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
             )
         check_model_kwargs(type(self), kwargs)
-        dtype = kwargs.pop("dtype", None)
         # === Layers ===
         patch_encoder = PatchEncoder(
             image_size,
@@ -157,7 +159,6 @@ class VisionTransformer(keras.Model):
             hidden_dim,
             num_channels=num_channels,
             name="patch_encoder",
-            dtype=dtype,
         )
         blocks = [
             TransformerEncoder(
@@ -168,7 +169,6 @@ class VisionTransformer(keras.Model):
                 layer_norm_epsilon=layer_norm_epsilon,
                 normalize_first=True,
                 name=f"encoder_block_{i}",
-                dtype=dtype,
             )
             for i in range(num_layers)
         ]
@@ -177,18 +177,16 @@ class VisionTransformer(keras.Model):
         images = keras.Input((height * patch_size, width * patch_size, num_channels), name="images")
         x = images
         if include_rescaling:
-            x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescaling", dtype=dtype)(x)
+            x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescaling")(x)
         x = patch_encoder(x)  # (B, N + 1, D)
-        x = keras.layers.Dropout(dropout, name="embedding_dropout", dtype=dtype)(x)
+        x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
         for block in blocks:
             x = block(x)  # (B, N + 1, D)
-        x = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, name="encoder_norm", dtype=dtype
-        )(x)
+        x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="encoder_norm")(x)
         class_token = x[:, 0]  # (B, D)
-        logits = keras.layers.Dense(
-            num_classes, kernel_initializer="zeros", name="head", dtype=dtype
-        )(class_token)
+        logits = keras.layers.Dense(num_classes, kernel_initializer="zeros", name="head")(
+            class_token
+        )
         super().__init__(inputs=images, outputs=logits, name=name, **kwargs)
         # === Config ===
         self.patch_encoder, self.blocks = patch_encoder, blocks
@@ -304,6 +302,7 @@ class VisionTransformer(keras.Model):
             "include_rescaling": self.include_rescaling,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "name": self.name,
+            "dtype": self.dtype_policy.name,
         }
 
     @classmethod

@@ -195,11 +195,13 @@ class BahdanauAttention(keras.layers.Layer):
         elif self.score_mode == "cosine":
             queries = _l2_normalize(queries)
         scores = self.score_layer._calculate_scores(queries, keys)  # (batch, Tq, Tv)
+        # The masked softmax in float32 under a mixed precision policy too: a
+        # float16 score minus a bias large enough to mask overflows to -inf.
+        scores = ops.cast(scores, "float32")
         if padding_mask is not None:
-            # As keras.layers.Attention masks: a large negative bias (65504 is
-            # float16's largest value), so exp() gives padding ~0.
-            big = 65504.0 if scores.dtype == "float16" else 1.0e9
-            scores = ops.where(padding_mask[:, None, :], scores, scores - big)
+            # As keras.layers.Attention masks: a large negative bias, so exp() gives
+            # padding exactly 0.
+            scores = ops.where(padding_mask[:, None, :], scores, scores - 1.0e9)
         weights = ops.softmax(scores, axis=-1)
         if training and self.dropout > 0:
             weights = keras.random.dropout(
@@ -208,6 +210,7 @@ class BahdanauAttention(keras.layers.Layer):
         if padding_mask is not None:
             # A row with no real position would spread its mass over padding.
             weights = weights * ops.cast(padding_mask[:, None, :], weights.dtype)
+        weights = ops.cast(weights, value.dtype)
         return ops.matmul(weights, value), weights  # (batch, Tq, value_dim), (batch, Tq, Tv)
 
     def call(self, query, value, keys=None, padding_mask=None, training=None):

@@ -303,14 +303,11 @@ def _attend(attention, x, keys, values, mask):
     queries = attention.query_dense(x)  # (B, Tq, h, k)
     queries = queries * ops.cast(1.0 / math.sqrt(queries.shape[-1]), queries.dtype)
     scores = ops.einsum("bqhd,bkhd->bhqk", queries, keys)  # (B, h, Tq, Tk)
+    # The masked softmax in float32, also under a mixed precision policy.
+    scores = ops.cast(scores, "float32")
     if mask is not None:
         mask = ops.expand_dims(mask, 1)  # (B, 1, Tq, Tk)
-        scores = ops.where(mask, scores, ops.cast(_large_negative(scores.dtype), scores.dtype))
-    weights = ops.softmax(scores, axis=-1)
+        scores = ops.where(mask, scores, ops.cast(-1e9, "float32"))
+    weights = ops.cast(ops.softmax(scores, axis=-1), values.dtype)
     context = ops.einsum("bhqk,bkhd->bqhd", weights, values)  # (B, Tq, h, k)
     return attention.output_dense(context), weights
-
-
-def _large_negative(dtype):
-    """Masked scores: `exp` underflows to exactly 0, without overflow in float16."""
-    return -3e4 if "16" in str(dtype) else -1e9

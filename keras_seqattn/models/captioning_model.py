@@ -255,6 +255,7 @@ class CaptioningModel(GenerativeModel):
             "num_channels": self.num_channels,
             "max_caption_length": self.max_caption_length,
             "name": self.name,
+            "dtype": self.dtype_policy.name,
         }
 
     @classmethod

@@ -6,6 +6,7 @@ from keras_seqattn import generation
 from keras_seqattn.generation._decoding import validate_arguments
 from keras_seqattn.models._arguments import check_model_kwargs
 from keras_seqattn.models._batch_prediction import predict_batch
+from keras_seqattn.models._dtype_policy import with_dtype_argument
 from keras_seqattn.models.generator import Generator
 from keras_seqattn.models.token_accuracy import TokenAccuracy
 
@@ -23,7 +24,16 @@ class GenerativeModel(keras.Model):
 
     Greedy and beam search, attention collection and export then come from
     `keras_seqattn.generation` for every model alike.
+
+    `dtype=` (e.g. `"mixed_float16"`) builds every layer under that dtype
+    policy, as the global `keras.config.set_dtype_policy` does, and is saved
+    with the model.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = with_dtype_argument(cls.__dict__["__init__"])
 
     def __init__(self, *args, **kwargs):
         check_model_kwargs(type(self), kwargs)

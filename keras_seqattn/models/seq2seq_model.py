@@ -214,6 +214,7 @@ class Seq2SeqModel(GenerativeModel):
             "max_source_length": self.max_source_length,
             "max_target_length": self.max_target_length,
             "name": self.name,
+            "dtype": self.dtype_policy.name,
         }
 
     @classmethod

@@ -23,69 +23,14 @@ if keras.backend.backend() == "tensorflow":
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from num2words import num2words  # noqa: E402
 
 from keras_seqattn import applications, cli, distribute, saving  # noqa: E402
 from keras_seqattn.models._batch_prediction import predict_batch  # noqa: E402
-from keras_seqattn.text import SequenceTokenizer  # noqa: E402
-from tests.applications import captioning_checks  # noqa: E402
+from tests.applications import tiny_models  # noqa: E402
 
 JAX = keras.backend.backend() == "jax"
 REPLICAS = 4 if JAX else 2
 BATCH = 8  # global: 2 or 4 examples per replica
-NUMBERS = [(num2words(n), num2words(n, lang="de")) for n in range(1, 33)]
-
-
-def _tokenizers():
-    sources, targets = zip(*NUMBERS)
-    return (
-        SequenceTokenizer.from_corpus(list(sources), mode="character"),
-        SequenceTokenizer.from_corpus(list(targets), mode="character"),
-    )
-
-
-RNN = dict(embedding_dim=8, hidden_dim=16)
-TRANSFORMER = dict(num_heads=4, dropout=0.0)
-
-
-def _translator(cls):
-    sizes = (
-        RNN
-        if cls is not applications.TransformerSeq2Seq
-        else dict(TRANSFORMER, hidden_dim=16, num_layers=1, intermediate_dim=32)
-    )
-    return cls(*_tokenizers(), max_source_length=24, max_target_length=30, **sizes)
-
-
-def _captioner(cls):
-    if cls is applications.TransformerCaptioner:
-        sizes = dict(
-            TRANSFORMER, image_size=(32, 32), hidden_dim=16, intermediate_dim=32,
-            num_encoder_layers=1, num_decoder_layers=1, max_caption_length=6,
-        )  # fmt: skip
-        return cls(captioning_checks.tokenizer(), **sizes)
-    return captioning_checks.model(cls, filters=(4, 8), hidden_dim=16, feature_dim=8)
-
-
-def _vit():
-    return applications.VisionTransformer(
-        image_size=16, patch_size=4, num_classes=4, hidden_dim=16, num_layers=1,
-        num_heads=4, mlp_dim=32, num_channels=1, dropout=0.0,
-    )  # fmt: skip
-
-
-def _data(model):
-    """Two batches of `BATCH`, the same for every run of `model`'s kind."""
-    if isinstance(model, applications.VisionTransformer):
-        rng = np.random.default_rng(0)
-        images = rng.integers(0, 256, (2 * BATCH, 16, 16, 1)).astype("float32")
-        labels = rng.integers(0, 4, 2 * BATCH)
-        return tf.data.Dataset.from_tensor_slices((images, labels)).batch(BATCH)
-    if hasattr(model, "translate"):
-        pairs = tf.data.Dataset.from_tensor_slices(tuple(map(list, zip(*NUMBERS[: 2 * BATCH]))))
-    else:
-        pairs = captioning_checks.pairs().take(2 * BATCH)
-    return model.prepare(pairs, batch_size=BATCH)
 
 
 def _generate(model):
@@ -94,14 +39,11 @@ def _generate(model):
     The scores (log-probabilities; the ViT's logits) tell apart weights that an
     untrained model's ids, one token over and over, would not.
     """
+    inputs = tiny_models.generation_inputs(model)
     if isinstance(model, applications.VisionTransformer):
-        images = np.random.default_rng(1).integers(0, 256, (3, 16, 16, 1)).astype("float32")
-        logits = np.asarray(predict_batch(model, images))
+        logits = np.asarray(predict_batch(model, inputs))
         return {"ids": np.argmax(logits, -1).tolist(), "scores": logits.tolist()}
-    if hasattr(model, "translate"):
-        result = model.translate(["one", "twenty two", "seven"])
-    else:
-        result = model.caption(captioning_checks.quadrant_scenes()[0][:3])
+    result = model.translate(inputs) if hasattr(model, "translate") else model.caption(inputs)
     return {"ids": result.ids.tolist(), "scores": result.scores.tolist()}
 
 
@@ -119,7 +61,7 @@ def _train(build, distribution, generate=False):
             )
         else:
             model.compile(optimizer=keras.optimizers.Adam(1e-2))
-        history = model.fit(_data(model), epochs=3, verbose=0, shuffle=False)
+        history = model.fit(tiny_models.batches(model, BATCH), epochs=3, verbose=0, shuffle=False)
         generated = _generate(model) if generate else None  # in the scope: the harder case
     return history.history["loss"], generated, model
 
@@ -183,18 +125,9 @@ def _cli_resume(folder):
 
 
 def main(out, names=None):
-    builds = {
-        "Seq2SeqRNN": lambda: _translator(applications.Seq2SeqRNN),
-        "AttentionSeq2Seq": lambda: _translator(applications.AttentionSeq2Seq),
-        "TransformerSeq2Seq": lambda: _translator(applications.TransformerSeq2Seq),
-        "RNNCaptioner": lambda: _captioner(applications.RNNCaptioner),
-        "AttentionCaptioner": lambda: _captioner(applications.AttentionCaptioner),
-        "TransformerCaptioner": lambda: _captioner(applications.TransformerCaptioner),
-        "VisionTransformer": _vit,
-    }
     results = {"backend": keras.backend.backend(), "replicas": REPLICAS, "models": {}}
     folder = tempfile.mkdtemp()
-    for name, build in builds.items():
+    for name, build in tiny_models.BUILDS.items():
         if names and name not in names:
             continue
         row = {"single": _train(build, None)[0]}
