@@ -40,7 +40,7 @@ FREE_ARGUMENTS = (
     "callbacks",
     "distribution",
 )
-# Examples per batch of validation and test, rounded to a multiple of the replicas.
+# Examples per validation batch at most (see `ResumableRun.eval_batch_size`).
 EVAL_BATCH_SIZE = 256
 
 

@@ -154,16 +154,6 @@ def train_image_classifier(
     num_classes = builder.info.features["label"].num_classes
     if augmentation == "auto":
         augmentation = _auto_augmentation(builder.name, channels)
-    with run.scope():
-        model = run.model(
-            lambda: VisionTransformer.from_config_name(
-                config,
-                num_classes=num_classes,
-                image_size=height if height == width else (height, width),
-                num_channels=channels,
-                **model_overrides,
-            )
-        )
 
     def load(split, limit=None):
         split = f"{split}[:{limit}]" if limit else split
@@ -180,6 +170,15 @@ def train_image_classifier(
         learning_rate, epochs * steps_per_epoch, round(warmup_epochs * steps_per_epoch)
     )
     with run.scope():
+        model = run.model(
+            lambda: VisionTransformer.from_config_name(
+                config,
+                num_classes=num_classes,
+                image_size=height if height == width else (height, width),
+                num_channels=channels,
+                **model_overrides,
+            )
+        )
         model.compile(
             optimizer=keras.optimizers.AdamW(
                 schedule, weight_decay=weight_decay, global_clipnorm=1.0
