@@ -108,11 +108,17 @@ def _mirrored_strategy(data_parallel, model_parallel):
 
 def _check_enough(needed, devices, data_parallel, model_parallel):
     if needed > len(devices):
+        virtual = (
+            f"XLA_FLAGS=--xla_force_host_platform_device_count={needed} before JAX starts"
+            if keras.backend.backend() == "jax"
+            else f"tf.config.set_logical_device_configuration (with {needed} "
+            f"LogicalDeviceConfigurations) before TensorFlow starts"
+        )
         raise ValueError(
             f"{data_parallel} x {model_parallel} = {needed} devices were asked for, and "
             f"this machine has {len(devices)}: {list(devices)}. On a CPU, make virtual "
-            f"devices with XLA_FLAGS=--xla_force_host_platform_device_count={needed} (JAX). "
-            f"Received: data_parallel={data_parallel}, model_parallel={model_parallel}"
+            f"devices with {virtual}. Received: data_parallel={data_parallel}, "
+            f"model_parallel={model_parallel}"
         )
 
 

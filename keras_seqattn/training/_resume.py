@@ -135,6 +135,27 @@ class ResumableRun:
         strategies could split it; dropping it on both trains on the same data."""
         return self.distribution is not None
 
+    def check_splits(self, train, validation, batch_size):
+        """Under a distribution, refuses a split of fewer examples than one batch.
+
+        Its only batch would be the short one `drop_remainder` drops, so nothing
+        would be trained on (Keras then fails deep in `fit`) or validated (Keras
+        then skips validation without a word). Call it before `model()`, which
+        writes the checkpoint: a refused run leaves nothing behind. Without a
+        distribution the splits are not read.
+
+        Args:
+            train, validation: `tf.data.Dataset`s of examples (not batches);
+                `validation` may be `None`.
+            batch_size: int, the training batch.
+        """
+        if not self.drop_remainder:
+            return
+        _check_whole_batch(count_examples(train), batch_size, "training")
+        if validation is not None:
+            examples = count_examples(validation)
+            _check_whole_batch(examples, self.eval_batch_size(examples), "validation")
+
     def fit(self, model, data, callbacks=None, **kwargs):
         """`model.fit` that resumes, in the distribution's scope; returns the history
         of every epoch, resumed ones too."""
@@ -171,6 +192,17 @@ class ResumableRun:
         text = json.dumps(metrics, indent=2, ensure_ascii=False)
         write_text_atomically(self.out / "metrics.json", text)
         return metrics
+
+
+def _check_whole_batch(examples, batch_size, split):
+    if examples < batch_size:
+        raise ValueError(
+            f"Under a distribution every batch must be whole, so a short last batch "
+            f"is dropped; the {split} examples ({examples}) are fewer than one batch "
+            f"of {batch_size}, and none would be used: give more (--train-limit, "
+            f"--eval-limit) or a smaller --batch-size. Received: {split} "
+            f"examples={examples}, batch_size={batch_size}"
+        )
 
 
 def count_examples(dataset):

@@ -91,6 +91,7 @@ def train_captioner(
     # not a `[:2000]` slice, which TFDS refuses on a split that has fewer examples.
     validation = datasets.load_caption_pairs(dataset, validation_split, data_dir)
     validation = validation.take(eval_limit or 2000)
+    run.check_splits(train, validation, batch_size)
     with run.scope():
         model = run.model(
             lambda: model_class.from_corpus(

@@ -160,9 +160,11 @@ def train_image_classifier(
         return datasets.load_image_labels(dataset, split=split, data_dir=data_dir)
 
     train = load("train", train_limit)
+    validation = load("validation", eval_limit) if "validation" in builder.info.splits else None
+    run.check_splits(train, validation, batch_size)
     train_examples = count_examples(train)
     steps_per_epoch = (
-        max(train_examples // batch_size, 1)
+        train_examples // batch_size
         if run.drop_remainder
         else math.ceil(train_examples / batch_size)
     )
@@ -186,12 +188,10 @@ def train_image_classifier(
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
-    validation = None
-    if "validation" in builder.info.splits:
-        examples = load("validation", eval_limit)
+    if validation is not None:
         validation = image_batches(
-            examples,
-            run.eval_batch_size(count_examples(examples)),
+            validation,
+            run.eval_batch_size(count_examples(validation)),
             drop_remainder=run.drop_remainder,
         )
     history = run.fit(

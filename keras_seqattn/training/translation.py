@@ -72,6 +72,8 @@ def train_translation(
     validation = datasets.load_translation_pairs(dataset, split="validation")
     test = datasets.load_translation_pairs(dataset, split="test")
     mode, vocabulary_size = tokenization(dataset, tokens, vocabulary_size)
+    validation = validation.take(eval_limit or 2000)
+    run.check_splits(train, validation, batch_size)
     with run.scope():
         model = run.model(
             lambda: model_class.from_corpus(
@@ -83,7 +85,6 @@ def train_translation(
             )
         )
         model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    validation = validation.take(eval_limit or 2000)
     history = run.fit_pairs(
         model,
         train,

@@ -151,7 +151,8 @@ def test_torch_refuses_several_devices_and_says_what_to_use():
 @pytest.mark.skipif(not MULTI_DEVICE, reason="torch refuses before counting")
 def test_more_devices_than_the_machine_has_are_refused():
     # This process has one CPU device; the message says how to make more.
-    with pytest.raises(ValueError, match="2 devices were asked for.*has 1.*XLA_FLAGS"):
+    how = "XLA_FLAGS" if BACKEND == "jax" else "set_logical_device_configuration"
+    with pytest.raises(ValueError, match=f"2 devices were asked for.*has 1.*{how}"):
         distribute.make_distribution(2)
 
 
@@ -192,3 +193,23 @@ def test_layout_map_checks_its_mesh():
         applications.VisionTransformer.get_layout_map("mesh")
     with pytest.raises(ValueError, match="`model_dim` must be an axis.*'heads'"):
         applications.TransformerCaptioner.get_layout_map(mesh, model_dim="heads")
+
+
+def test_splits_smaller_than_one_whole_batch_are_refused_before_any_file(tmp_path):
+    import tensorflow as tf
+
+    from keras_seqattn.training._resume import ResumableRun
+
+    two = types.SimpleNamespace(num_replicas_in_sync=2)
+    out = tmp_path / "run"
+    run = ResumableRun(out, {"distribution": two, "batch_size": 16})
+    examples = tf.data.Dataset.range(40)
+    run.check_splits(examples, examples.take(2), 16)  # validation: one batch of 2
+    with pytest.raises(ValueError, match=r"training examples \(8\) are fewer than one batch of 16"):
+        run.check_splits(examples.take(8), None, 16)
+    # One validation example cannot fill a batch that splits over 2 replicas.
+    with pytest.raises(ValueError, match=r"validation examples \(1\).*batch of 2"):
+        run.check_splits(examples, examples.take(1), 16)
+    assert not out.exists()
+    # Without a distribution nothing is refused (a short last batch is kept).
+    ResumableRun(out, {"batch_size": 16}).check_splits(examples.take(8), None, 16)
