@@ -10,6 +10,7 @@ from keras_seqattn.layers._checks import (
     get_activation,
 )
 from keras_seqattn.layers._flat_einsum_dense import flatten_projections
+from keras_seqattn.layers._multi_head_attention import MultiHeadAttention
 
 
 class TransformerBlock(keras.layers.Layer):
@@ -49,7 +50,7 @@ class TransformerBlock(keras.layers.Layer):
 
     def _build_attention(self, part, query_shape, value_shape, key_dim):
         """`{part}` (MultiHeadAttention), `{part}_norm` and `{part}_dropout`."""
-        attention = keras.layers.MultiHeadAttention(
+        attention = MultiHeadAttention(
             num_heads=self.num_heads,
             key_dim=key_dim,
             dropout=self.dropout,
@@ -89,9 +90,10 @@ class TransformerBlock(keras.layers.Layer):
     def _attend(self, part, query, value, mask, return_attention_scores, training):
         """`(outputs, scores)` of the `{part}` attention; `scores` is `None` unless asked.
 
-        Asking `MultiHeadAttention` for its scores makes it compute attention
-        op by op; without them it calls `ops.dot_product_attention`, the
-        backend's fused kernel (PyTorch's `scaled_dot_product_attention`).
+        Asking for the scores computes attention op by op, and so does training
+        with dropout; otherwise `ops.dot_product_attention`, the backend's fused
+        kernel, runs (flash attention where the backend and the inputs allow;
+        see `_multi_head_attention`).
         """
         attention = getattr(self, part)
         if return_attention_scores:
