@@ -297,11 +297,11 @@ def plot(results, path):
     plt.close(figure)
 
 
-def run_backend(backend, worker_args, timeout):
-    """Runs this script as a worker under `KERAS_BACKEND=backend`; its report or error."""
+def run_backend(backend, worker_args, timeout, script=__file__):
+    """Runs `script` (this one) as a worker under `KERAS_BACKEND=backend`; its report or error."""
     with tempfile.TemporaryDirectory() as folder:
         path = pathlib.Path(folder) / "report.json"
-        command = [sys.executable, __file__, *worker_args, "--worker", str(path)]
+        command = [sys.executable, script, *worker_args, "--worker", str(path)]
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
         start = time.perf_counter()
         try:

@@ -160,3 +160,17 @@ def test_long_inputs_smoke(tmp_path):
     assert {"machine", "load_average_1min", "versions", "date", "settings"} <= set(report)
     assert (tmp_path / "long_inputs_smoke.png").exists()
     assert (tmp_path / "long_inputs_smoke_heatmap.png").exists()
+
+
+@pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
+def test_gpu_smoke(tmp_path):
+    run_smoke("gpu.py", tmp_path)
+    (result,) = json.loads((tmp_path / "gpu_smoke.json").read_text())["results"]
+    assert result["backend"] == "tensorflow" and result["device"]
+    assert set(result["matmul_peak_gflops"]) == {"float32", "mixed_bfloat16"}
+    rows = {(r["model"], r["policy"]): r for r in result["rows"]}
+    assert len(rows) == 8  # four models under two policies
+    for (model, _), row in rows.items():
+        if model != "AttentionSeq2Seq":  # its scan has no XLA form on TensorFlow: recorded
+            assert row["step_ms"] > 0 and row["examples_per_s"] > 0, row
+    assert rows["TransformerSeq2Seq", "mixed_bfloat16"]["generate_ms_per_token"] > 0
