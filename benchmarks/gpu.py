@@ -181,6 +181,7 @@ def measure(args):
                     row["step_ms"] = round(1e3 * seconds, 2)
                     row["examples_per_s"] = round(s["batch_size"] / seconds, 1)
                     row["parameters"] = int(model.count_params())
+                    row["jit_compile_used"] = model.jit_compile  # Keras may decline XLA
                     if backend == "jax" and jit:
                         row["flops"] = xla_flops(model, batch)["train_step"]
                     if name == "TransformerSeq2Seq":

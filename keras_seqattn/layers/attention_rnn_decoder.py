@@ -90,6 +90,12 @@ class AttentionRNNDecoder(RNNDecoderBase):
         self.attention_units = attention_units
         self.score_mode = score_mode
         self.context_gate = context_gate
+        # TensorFlow's XLA cannot compile the training `ops.scan` ("XLA compilation
+        # requires a fixed tensor list size"): a model holding this layer then runs
+        # `tf.function` without XLA, also where `jit_compile="auto"` would pick XLA
+        # (a GPU) or `True` was asked. JAX's scan compiles; nothing changes there.
+        if keras.backend.backend() == "tensorflow":
+            self.supports_jit = False
         self.attention = BahdanauAttention(
             attention_units or units,
             score_mode=score_mode,

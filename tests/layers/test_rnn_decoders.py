@@ -1,8 +1,11 @@
+import keras
 import numpy as np
 import pytest
 from keras import ops
 
+from keras_seqattn.applications import AttentionSeq2Seq
 from keras_seqattn.layers import AttentionRNNDecoder, ContextRNNDecoder
+from keras_seqattn.text import SequenceTokenizer
 from tests.numpy_reference import additive_attention, gru_step
 from tests.test_case import TestCase
 
@@ -131,3 +134,18 @@ class TestAttentionRNNDecoder(TestCase):
         padded_mask = np.concatenate([MASK, np.zeros((2, 4), bool)], axis=1)
         padded_logits, _ = decoder(TARGET, (S0,), padded, padded_mask)
         self.assertAllClose(padded_logits, logits, atol=1e-5)
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="torch.compile: not this check")
+def test_attention_decoder_model_compiles_with_jit_compile_true():
+    """TF's XLA has no form of the decoder's scan: such a model falls back to no XLA."""
+    tokenizer = SequenceTokenizer.from_corpus(["ab", "ba", "abba"], mode="character")
+    model = AttentionSeq2Seq(
+        tokenizer, tokenizer, embedding_dim=4, hidden_dim=8, max_source_length=6,
+        max_target_length=6,
+    )  # fmt: skip
+    model.compile(optimizer="adam", jit_compile=True)
+    ids = np.array([[2, 4, 5, 3, 0, 0], [2, 5, 4, 4, 3, 0]])
+    loss = model.train_on_batch({"source_ids": ids, "target_ids": ids}, ids)
+    assert np.isfinite(float(keras.tree.flatten(loss)[0]))
+    assert model.jit_compile == (keras.backend.backend() != "tensorflow")
