@@ -65,13 +65,15 @@ class VisionTransformer(keras.Model):
     """The Vision Transformer (ViT) image classifier of Dosovitskiy et al. (2021).
 
     1. Rescaling of `[0, 255]` pixels to `[-1, 1]` (`include_rescaling`, the
-       original models' preprocessing).
+       original models' preprocessing), or to `(x / 255 - pixel_mean) /
+       pixel_std` per channel (a checkpoint trained with ImageNet statistics).
     2. `PatchEncoder`: `P x P` patches, linearly projected to `hidden_dim`,
        a learned class token prepended, learned position embeddings added:
        `(batch, N + 1, hidden_dim)`.
     3. `num_layers` pre-norm `TransformerEncoder` blocks, each
        `x = x + MSA(LN(x)); x = x + MLP(LN(x))` with a GELU MLP of width
-       `mlp_dim` and layer norm epsilon `1e-6`, as the paper's code.
+       `mlp_dim` and layer norm epsilon `1e-6`, as the paper's code (the
+       GELU's form and the epsilon are options, for checkpoints that differ).
     4. A final layer norm (`encoder_norm`), then a linear `head` (zeros at
        first, as in the original code) on the class token's output: logits
        `(batch, num_classes)`.
@@ -79,7 +81,8 @@ class VisionTransformer(keras.Model):
     The named sizes of the paper and the original checkpoints are in `CONFIGS`
     (`"vit_b16"` is ViT-B/16) with two small ones for the embedded 32x32 digits;
     build them with `VisionTransformer.from_config_name()`. Original `.npz`
-    checkpoints load with `load_vit_npz()`.
+    checkpoints load with `load_vit_npz()`; Hugging Face, timm and keras-hub
+    checkpoints with `VisionTransformer.from_pretrained()`.
 
     Args:
         image_size: int or `(height, width)` of the input images.
@@ -96,6 +99,16 @@ class VisionTransformer(keras.Model):
         include_rescaling: bool, map `[0, 255]` pixels to `[-1, 1]` in the
             model. Defaults to `True`.
         layer_norm_epsilon: float. Defaults to `1e-6`.
+        activation: the MLP's activation: `"gelu"` (exact, as Hugging Face's
+            and timm's ViTs), `"gelu_tanh"` (the tanh approximation of the
+            original Flax code) or another Keras activation. Defaults to
+            `"gelu"`.
+        pixel_mean: `num_channels` floats, the per-channel mean of `[0, 1]`
+            pixels that `include_rescaling` subtracts, e.g. ImageNet's
+            `(0.485, 0.456, 0.406)`. Defaults to `None`: 0.5 per channel.
+        pixel_std: `num_channels` floats > 0 that it divides by, e.g.
+            `(0.229, 0.224, 0.225)`. Defaults to `None`: 0.5 per channel,
+            which with the default mean maps pixels to `[-1, 1]`.
         name: model name. Defaults to `"vision_transformer"`.
 
     Inputs: images `(batch, height, width, num_channels)`, pixel values in
@@ -135,6 +148,9 @@ class VisionTransformer(keras.Model):
         num_channels=3,
         include_rescaling=True,
         layer_norm_epsilon=1e-6,
+        activation="gelu",
+        pixel_mean=None,
+        pixel_std=None,
         name="vision_transformer",
         **kwargs,
     ):
@@ -152,6 +168,7 @@ class VisionTransformer(keras.Model):
                 f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
             )
         check_model_kwargs(type(self), kwargs)
+        rescaling = _rescaling(pixel_mean, pixel_std, num_channels)
         # === Layers ===
         patch_encoder = PatchEncoder(
             image_size,
@@ -165,7 +182,7 @@ class VisionTransformer(keras.Model):
                 num_heads=num_heads,
                 intermediate_dim=mlp_dim,
                 dropout=dropout,
-                activation="gelu",
+                activation=activation,
                 layer_norm_epsilon=layer_norm_epsilon,
                 normalize_first=True,
                 name=f"encoder_block_{i}",
@@ -177,7 +194,7 @@ class VisionTransformer(keras.Model):
         images = keras.Input((height * patch_size, width * patch_size, num_channels), name="images")
         x = images
         if include_rescaling:
-            x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescaling")(x)
+            x = keras.layers.Rescaling(**rescaling, name="rescaling")(x)
         x = patch_encoder(x)  # (B, N + 1, D)
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
         for block in blocks:
@@ -201,6 +218,10 @@ class VisionTransformer(keras.Model):
         self.num_channels = num_channels
         self.include_rescaling = include_rescaling
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.activation = activation
+        # As lists of floats, so that the config is the same after a JSON round trip.
+        self.pixel_mean = _per_channel("pixel_mean", pixel_mean, num_channels)
+        self.pixel_std = _per_channel("pixel_std", pixel_std, num_channels)
 
     @classmethod
     def from_config_name(cls, config_name, num_classes, **overrides):
@@ -218,6 +239,63 @@ class VisionTransformer(keras.Model):
                 f"Received: config_name={config_name!r}"
             )
         return cls(**{**CONFIGS[config_name], "num_classes": num_classes, **overrides})
+
+    @classmethod
+    def from_pretrained(cls, source, num_classes=None, image_size=None, **overrides):
+        """A ViT with the weights of a Hugging Face, timm or keras-hub checkpoint.
+
+        Reads, with neither torch nor transformers (the `safetensors` package
+        reads the files; `pip install keras-seqattn[pretrained]`):
+
+        - a Hugging Face `ViTForImageClassification` or `ViTModel` directory
+          (`config.json`, `model.safetensors`, optionally
+          `preprocessor_config.json`, whose mean and std become `pixel_mean`
+          and `pixel_std`);
+        - a timm `vit_*` checkpoint: a Hub directory (`config.json` with
+          `architecture` and `pretrained_cfg`, `model.safetensors`) or a bare
+          `.safetensors` state dict (then pass `num_heads=` unless the
+          width is a standard one);
+        - a keras-hub `ViTBackbone` or `ViTImageClassifier`: the object, or
+          a directory written by its `save_to_preset()` (the image converter's
+          scale and offset become `pixel_mean` and `pixel_std`).
+
+        The width, depth, heads, MLP width, patch and image size, classes,
+        layer norm epsilon, GELU form and preprocessing come from the
+        checkpoint; what this class cannot represent (no class token, mean
+        pooling, a `pre_logits` layer kept as the head, ...) is refused with
+        the config key that says so. Absent biases (`qkv_bias=False`) load as
+        zeros, which is the same function.
+
+        Args:
+            source: a directory or `.safetensors` path, or a keras-hub model.
+            num_classes: int, to fine-tune on other classes: the head is
+                replaced by a fresh one (zeros, as the original code). Defaults
+                to the checkpoint's head; required for a checkpoint without
+                one (`ViTModel`, a keras-hub backbone, a timm model with
+                `num_classes=0`).
+            image_size: int or `(height, width)`, to fine-tune at another
+                resolution: the position embeddings are resized bilinearly.
+                Defaults to the checkpoint's.
+            **overrides: other constructor arguments, e.g. `dropout=0.1`.
+
+        Returns:
+            A `VisionTransformer`.
+
+        Example (with network, e.g. on Colab):
+
+        ```python
+        from huggingface_hub import snapshot_download
+        path = snapshot_download("google/vit-base-patch16-224")
+        model = VisionTransformer.from_pretrained(path)  # the 1000 ImageNet classes
+        tuned = VisionTransformer.from_pretrained(path, num_classes=10)  # fresh head
+        ```
+
+        Reference:
+            Dosovitskiy et al. (2021), An Image is Worth 16x16 Words, section 3.2.
+        """
+        from keras_seqattn.applications.vit_pretrained import load_pretrained_vit
+
+        return load_pretrained_vit(cls, source, num_classes, image_size, **overrides)
 
     def attention_maps(self, images, batch_size=32):
         """Every block's attention weights, for rollout and plots.
@@ -301,6 +379,9 @@ class VisionTransformer(keras.Model):
             "num_channels": self.num_channels,
             "include_rescaling": self.include_rescaling,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "activation": self.activation,
+            "pixel_mean": self.pixel_mean,
+            "pixel_std": self.pixel_std,
             "name": self.name,
             "dtype": self.dtype_policy.name,
         }
@@ -308,3 +389,31 @@ class VisionTransformer(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _rescaling(pixel_mean, pixel_std, num_channels):
+    """`Rescaling` arguments: `[0, 255]` to `(x / 255 - mean) / std` per channel."""
+    if pixel_mean is None and pixel_std is None:
+        return dict(scale=1 / 127.5, offset=-1.0)  # mean = std = 0.5, as ever
+    mean = _per_channel("pixel_mean", 0.5 if pixel_mean is None else pixel_mean, num_channels)
+    std = _per_channel("pixel_std", 0.5 if pixel_std is None else pixel_std, num_channels)
+    if min(std) <= 0:
+        raise ValueError(
+            f"`pixel_std` must be > 0 in every channel. Received: pixel_std={pixel_std}"
+        )
+    return dict(scale=[1 / (255 * s) for s in std], offset=[-m / s for m, s in zip(mean, std)])
+
+
+def _per_channel(name, value, num_channels):
+    """`value` (a number or one per channel) as a list of floats; `None` stays."""
+    if value is None:
+        return None
+    values = [value] * num_channels if isinstance(value, (int, float)) else list(value)
+    if len(values) != num_channels or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values
+    ):
+        raise ValueError(
+            f"`{name}` must be {num_channels} finite numbers, one per channel. "
+            f"Received: {name}={value}"
+        )
+    return [float(v) for v in values]

@@ -103,6 +103,32 @@ def load_vit_npz(model, path, skip_head=False):
     """
     with np.load(path, allow_pickle=False) as archive:
         arrays = {key: archive[key] for key in archive.files}
+    return assign_checkpoint_arrays(model, arrays, skip_head, source=f"path={path!r}")
+
+
+def assign_checkpoint_arrays(model, arrays, skip_head=False, source="", grid_size=None):
+    """Assigns arrays named and shaped as the original checkpoints to `model`.
+
+    The one place every ViT loader ends: `load_vit_npz` reads them from an
+    `.npz`, the converters of `vit_pretrained` rename the arrays of Hugging
+    Face, timm and keras-hub checkpoints into this layout. Every array is checked
+    before any weight changes; position embeddings of another patch grid are
+    resized (`PatchEncoder.set_position_embedding`).
+
+    Args:
+        model: a `VisionTransformer`.
+        arrays: dict of NumPy arrays, keyed as `load_vit_npz` describes.
+        skip_head: bool, leave `head` as initialised (a fresh head).
+        source: str, where the arrays came from, for the error messages.
+        grid_size: `(gh, gw)`, the patch grid of the checkpoint's position
+            embeddings. Defaults to a square grid.
+
+    Returns:
+        The sorted list of keys of `arrays` that were not used.
+
+    Raises:
+        ValueError: listing every missing key and every misshapen array.
+    """
     expected = _checkpoint_keys(model)
     if skip_head:
         for key in _HEAD_KEYS:
@@ -111,7 +137,7 @@ def load_vit_npz(model, path, skip_head=False):
         raise ValueError(
             "The checkpoint has a `pre_logits` layer (an ImageNet-21k pre-training "
             "checkpoint) that VisionTransformer does not have; pass skip_head=True to "
-            f"fine-tune a new head. Received: path={path!r}"
+            f"fine-tune a new head. Received: {source}"
         )
     position_key = "Transformer/posembed_input/pos_embedding"
     missing = sorted(key for key in expected if key not in arrays)
@@ -130,15 +156,15 @@ def load_vit_npz(model, path, skip_head=False):
         raise ValueError(
             f"The checkpoint does not fit {model.name}: {len(missing)} missing and "
             f"{len(misshapen)} misshapen arrays. Missing: {missing}. Misshapen: "
-            f"{misshapen}. Received: path={path!r}"
+            f"{misshapen}. Received: {source}"
         )
     # First, as it is the one that can still fail (a grid that is not square):
     # resized when the checkpoint's patch grid is not the model's.
-    model.patch_encoder.set_position_embedding(arrays[position_key])
+    model.patch_encoder.set_position_embedding(arrays[position_key], grid_size)
     for key, variable in expected.items():
         if key != position_key:
             variable.assign(arrays[key].astype(variable.dtype))
     unused = sorted(set(arrays) - set(expected))
     if unused:
-        logger.info("load_vit_npz left %d arrays unused: %s", len(unused), unused)
+        logger.info("%d checkpoint arrays left unused: %s", len(unused), unused)
     return unused

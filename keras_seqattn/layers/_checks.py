@@ -8,6 +8,9 @@ import numbers
 
 import keras
 
+# Imported here so that the function is registered before any saved block loads.
+from keras_seqattn.layers.gelu_tanh import gelu_tanh
+
 
 def check_positive_int(name, value):
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -29,7 +32,9 @@ def _is_real(value):
 
 
 def get_activation(activation):
-    """`keras.activations.get`, with the argument's name in the error."""
+    """`keras.activations.get`, with `"gelu_tanh"` too and the argument's name in the error."""
+    if activation == "gelu_tanh":
+        return gelu_tanh
     try:
         return keras.activations.get(activation)
     except (ValueError, TypeError) as error:

@@ -1,0 +1,120 @@
+"""keras-hub `ViTBackbone` / `ViTImageClassifier` weights in the original checkpoint layout.
+
+A part of `vit_pretrained`: keras-hub's ViT is a Keras model, so its variables
+are read off the object (a preset directory is loaded with keras-hub first).
+"""
+
+import keras
+import numpy as np
+
+# The lazy import in `vit_pretrained._read_source` keeps this import acyclic.
+from keras_seqattn.applications.vit_pretrained import _ATTENTION, _BLOCK, _channels, _refuse
+
+
+def load_keras_hub_preset(path):
+    import keras_hub
+
+    if (path / "task.json").is_file():
+        return keras_hub.models.ViTImageClassifier.from_preset(str(path))
+    return keras_hub.models.ViTBackbone.from_preset(str(path))
+
+
+def from_keras_hub(model, where):
+    """A keras-hub `ViTBackbone` or `ViTImageClassifier` object."""
+    import keras_hub
+
+    classifier = model if isinstance(model, keras_hub.models.ViTImageClassifier) else None
+    backbone = classifier.backbone if classifier is not None else model
+    if not isinstance(backbone, keras_hub.models.ViTBackbone):
+        raise ValueError(
+            "Expected a keras-hub ViTBackbone or ViTImageClassifier, a checkpoint directory "
+            f"or a .safetensors file. Received: source of type {type(model).__name__}"
+        )
+    _refuse(not backbone.use_class_token, "a backbone without a class token", where)
+    _refuse(backbone.data_format != "channels_last", "channels_first images", where)
+    if classifier is not None:
+        _refuse(classifier.pooling != "token", f"pooling={classifier.pooling!r}", where)
+    embedding = backbone.get_layer("vit_patching_and_embedding")
+    encoder = backbone.get_layer("vit_encoder")
+    width, heads = backbone.hidden_dim, backbone.num_heads
+    conv = embedding.patch_embedding
+    arrays = {
+        "embedding/kernel": _numpy(conv.kernel),
+        "embedding/bias": _numpy(conv.bias) if conv.use_bias else np.zeros(width, "float32"),
+        "cls": _numpy(embedding.class_token).reshape(1, 1, width),
+        "Transformer/posembed_input/pos_embedding": _numpy(embedding.position_embedding.embeddings)[
+            None
+        ],
+        "Transformer/encoder_norm/scale": _numpy(encoder.layer_norm.gamma),
+        "Transformer/encoder_norm/bias": _numpy(encoder.layer_norm.beta),
+    }
+    for i, block in enumerate(encoder.encoder_layers):
+        for name in ("query", "key", "value", "output"):
+            dense = getattr(block.mha, f"_{name}_dense")
+            key = _ATTENTION.format(i, "out" if name == "output" else name)
+            arrays[f"{key}/kernel"] = _numpy(dense.kernel)
+            bias_shape = (width,) if name == "output" else (heads, width // heads)
+            arrays[f"{key}/bias"] = (
+                np.zeros(bias_shape, "float32") if dense.bias is None else _numpy(dense.bias)
+            )
+        for name, norm in (
+            ("LayerNorm_0", block.layer_norm_1),
+            ("LayerNorm_2", block.layer_norm_2),
+        ):
+            arrays[f"{_BLOCK.format(i)}/{name}/scale"] = _numpy(norm.gamma)
+            arrays[f"{_BLOCK.format(i)}/{name}/bias"] = _numpy(norm.beta)
+        for name, dense in (("Dense_0", block.mlp.dense_1), ("Dense_1", block.mlp.dense_2)):
+            key = f"{_BLOCK.format(i)}/MlpBlock_3/{name}"
+            arrays[f"{key}/kernel"] = _numpy(dense.kernel)
+            arrays[f"{key}/bias"] = (
+                _numpy(dense.bias) if dense.use_bias else np.zeros(dense.units, "float32")
+            )
+    num_classes = None
+    if classifier is not None:
+        arrays["head/kernel"] = _numpy(classifier.output_dense.kernel)
+        arrays["head/bias"] = _numpy(classifier.output_dense.bias)
+        num_classes = classifier.output_dense.units
+        if classifier.intermediate_dim is not None:
+            arrays["pre_logits/kernel"] = _numpy(classifier.intermediate_layer.kernel)
+    height, width_px, channels = backbone.image_shape
+    ours = dict(
+        image_size=height if height == width_px else (height, width_px),
+        patch_size=_single(backbone.patch_size),
+        num_classes=num_classes,
+        hidden_dim=width,
+        num_layers=backbone.num_layers,
+        num_heads=heads,
+        mlp_dim=backbone.mlp_dim,
+        num_channels=channels,
+        layer_norm_epsilon=backbone.layer_norm_epsilon,
+        activation="gelu",  # keras-hub's MLP: Keras's exact "gelu"
+        **_keras_hub_normalization(classifier, channels),
+    )
+    grid = (height // ours["patch_size"], width_px // ours["patch_size"])
+    return ours, arrays, grid, where
+
+
+def _single(patch_size):
+    if isinstance(patch_size, int):
+        return patch_size
+    height, width = patch_size
+    if height != width:
+        raise ValueError(
+            f"VisionTransformer takes square patches. Received: patch_size={patch_size}"
+        )
+    return height
+
+
+def _keras_hub_normalization(classifier, channels):
+    """keras-hub's `x * scale + offset` on `[0, 255]` pixels as `pixel_mean`/`pixel_std`."""
+    converter = getattr(getattr(classifier, "preprocessor", None), "image_converter", None)
+    if converter is None or converter.scale is None:
+        return {}  # keras-hub's ViT presets and ours: [-1, 1]
+    scale = np.asarray(_channels(converter.scale, channels))
+    offset = np.asarray(_channels(0.0 if converter.offset is None else converter.offset, channels))
+    std = 1 / (255 * scale)
+    return dict(pixel_mean=(-offset * std).tolist(), pixel_std=std.tolist())
+
+
+def _numpy(variable):
+    return np.asarray(keras.ops.convert_to_numpy(variable), "float32")

@@ -1,0 +1,274 @@
+"""`VisionTransformer.from_pretrained` against the source models themselves.
+
+Each source model is built here at a tiny size with random weights, saved in its
+own format and read back into ours: logits (and, for Hugging Face, every layer's
+attention) must match the source's own forward pass on the same uint8 images,
+through each source's own preprocessing (HF's image processor, keras-hub's
+image converter). timm cannot be installed beside torch 2.13 (it pulls
+torchvision and another torch), so its name map is tested on the HF model's
+weights renamed to timm 1.0's `VisionTransformer` state-dict names.
+"""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_seqattn.applications import VisionTransformer
+
+transformers = pytest.importorskip("transformers")
+torch = pytest.importorskip("torch")
+safetensors_numpy = pytest.importorskip("safetensors.numpy")
+
+SIZE = dict(
+    image_size=32,
+    patch_size=8,
+    num_channels=3,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=64,
+)
+IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+
+def _randomize(model, seed=0):
+    """Every parameter random, so that no zero bias or unit scale hides a slip."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.2)
+    return model.eval()
+
+
+def _hf_model(path, cls="ViTForImageClassification", seed=0, **config):
+    vit_config = transformers.ViTConfig(**{**SIZE, "num_labels": 5, **config})
+    model = _randomize(
+        getattr(transformers, cls)(
+            vit_config, **({} if cls.endswith("Classification") else {"add_pooling_layer": False})
+        ),
+        seed,
+    )
+    model.save_pretrained(path, safe_serialization=True)
+    processor = transformers.ViTImageProcessor(
+        do_resize=False, image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD
+    )
+    processor.save_pretrained(path)
+    return model, processor
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype="uint8")
+
+
+@pytest.fixture(scope="module")
+def hf(tmp_path_factory):
+    path = tmp_path_factory.mktemp("hf_vit")
+    model, processor = _hf_model(path, attn_implementation="eager")
+    return path, model, processor
+
+
+def _hf_forward(model, processor, images):
+    pixels = processor(list(images), return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        output = model(pixels, output_attentions=True)
+    return output
+
+
+def test_hugging_face_logits_and_attention_match(hf, images):
+    path, hf_model, processor = hf
+    expected = _hf_forward(hf_model, processor, images)
+    model = VisionTransformer.from_pretrained(path)
+    assert (model.num_classes, model.hidden_dim, model.num_layers) == (5, 32, 2)
+    assert model.layer_norm_epsilon == 1e-12 and model.pixel_std == pytest.approx(IMAGENET_STD)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(images)), expected.logits.numpy(), atol=1e-4
+    )
+    maps = model.attention_maps(images)  # (B, layers, heads, N + 1, N + 1)
+    np.testing.assert_allclose(
+        maps, np.stack([a.numpy() for a in expected.attentions], axis=1), atol=1e-5
+    )
+
+
+def test_hugging_face_tanh_gelu_without_qkv_bias(tmp_path, images):
+    hf_model, processor = _hf_model(
+        tmp_path, seed=1, hidden_act="gelu_pytorch_tanh", qkv_bias=False, layer_norm_eps=1e-6
+    )
+    expected = _hf_forward(hf_model, processor, images).logits.numpy()
+    model = VisionTransformer.from_pretrained(tmp_path)
+    assert model.activation == "gelu_tanh"
+    # The two GELU forms differ by ~1e-5 in these logits: the tolerance tells them apart.
+    error = np.abs(keras.ops.convert_to_numpy(model(images)) - expected).max()
+    exact = VisionTransformer.from_pretrained(tmp_path, activation="gelu")
+    exact_error = np.abs(keras.ops.convert_to_numpy(exact(images)) - expected).max()
+    assert error < 2e-6 < exact_error, (error, exact_error)
+
+
+def test_hugging_face_backbone_gets_a_fresh_head(tmp_path, images):
+    hf_model, processor = _hf_model(tmp_path, cls="ViTModel", seed=2)
+    with pytest.raises(ValueError, match="no classification head.*num_classes"):
+        VisionTransformer.from_pretrained(tmp_path)
+    model = VisionTransformer.from_pretrained(tmp_path, num_classes=3)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.get_layer("head").kernel), 0)
+    features = keras.Model(model.input, model.get_layer("encoder_norm").output)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(features(images)),
+        _hf_forward(hf_model, processor, images).last_hidden_state.numpy(),
+        atol=1e-4,
+    )
+
+
+def test_fine_tuning_size_resizes_positions_and_replaces_the_head(hf, images):
+    path, _, _ = hf
+    model = VisionTransformer.from_pretrained(path, num_classes=3, image_size=48, dropout=0.1)
+    assert model.input_shape == (None, 48, 48, 3) and model.output_shape == (None, 3)
+    assert model.patch_encoder.position_embedding.shape == (1, 1 + 36, 32)
+    # Same checkpoint and classes: the head is the checkpoint's.
+    same = VisionTransformer.from_pretrained(path, num_classes=5)
+    assert np.abs(keras.ops.convert_to_numpy(same.get_layer("head").kernel)).sum() > 0
+
+
+def _timm_state(hf_path):
+    """The saved HF model's weights under timm 1.0's `VisionTransformer` names."""
+    saved = safetensors_numpy.load_file(str(hf_path / "model.safetensors"))
+    hf_state = {k.removeprefix("vit."): v for k, v in saved.items()}
+    state = {
+        "cls_token": hf_state["embeddings.cls_token"],
+        "pos_embed": hf_state["embeddings.position_embeddings"],
+        "patch_embed.proj.weight": hf_state["embeddings.patch_embeddings.projection.weight"],
+        "patch_embed.proj.bias": hf_state["embeddings.patch_embeddings.projection.bias"],
+        "norm.weight": hf_state["layernorm.weight"],
+        "norm.bias": hf_state["layernorm.bias"],
+        "head.weight": hf_state["classifier.weight"],
+        "head.bias": hf_state["classifier.bias"],
+    }
+    for i in range(SIZE["num_hidden_layers"]):
+        hf_block, block = f"encoder.layer.{i}", f"blocks.{i}"
+        qkv = [f"{hf_block}.attention.attention.{n}" for n in ("query", "key", "value")]
+        for kind in ("weight", "bias"):
+            state[f"{block}.attn.qkv.{kind}"] = np.concatenate(
+                [hf_state[f"{name}.{kind}"] for name in qkv]
+            )
+            for timm_name, hf_name in (
+                ("attn.proj", "attention.output.dense"),
+                ("norm1", "layernorm_before"),
+                ("norm2", "layernorm_after"),
+                ("mlp.fc1", "intermediate.dense"),
+                ("mlp.fc2", "output.dense"),
+            ):
+                state[f"{block}.{timm_name}.{kind}"] = hf_state[f"{hf_block}.{hf_name}.{kind}"]
+    return {k: np.ascontiguousarray(v) for k, v in state.items()}
+
+
+def test_timm_hub_directory_and_bare_state_dict(tmp_path, images):
+    # timm's LayerNorm epsilon is 1e-6: the HF reference is built with it.
+    hf_model, processor = _hf_model(tmp_path / "hf", seed=3, layer_norm_eps=1e-6)
+    expected = _hf_forward(hf_model, processor, images).logits.numpy()
+    timm_dir = tmp_path / "timm"
+    timm_dir.mkdir()
+    safetensors_numpy.save_file(_timm_state(tmp_path / "hf"), str(timm_dir / "model.safetensors"))
+    (timm_dir / "config.json").write_text(
+        json.dumps(
+            {
+                "architecture": "vit_tiny_patch8_32",
+                "num_classes": 5,
+                "model_args": {"num_heads": 4},
+                "pretrained_cfg": {
+                    "input_size": [3, 32, 32],
+                    "mean": IMAGENET_MEAN,
+                    "std": IMAGENET_STD,
+                },
+            }
+        )
+    )
+    model = VisionTransformer.from_pretrained(timm_dir)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images)), expected, atol=1e-4)
+
+    bare = timm_dir / "model.safetensors"
+    with pytest.raises(ValueError, match="unknown number of heads for width 32"):
+        VisionTransformer.from_pretrained(bare)
+    model = VisionTransformer.from_pretrained(
+        bare, num_heads=4, pixel_mean=IMAGENET_MEAN, pixel_std=IMAGENET_STD
+    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images)), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "key, message",
+    [("reg_token", "register tokens"), ("blocks.0.ls1.gamma", "layer scale")],
+)
+def test_timm_features_this_class_lacks_are_refused(tmp_path, hf, key, message):
+    state = _timm_state(hf[0])
+    state[key] = np.zeros((1, 1, 32), "float32")
+    path = tmp_path / "model.safetensors"
+    safetensors_numpy.save_file(state, str(path))
+    with pytest.raises(ValueError, match=f"cannot represent {message}.*model.safetensors"):
+        VisionTransformer.from_pretrained(path, num_heads=4)
+
+
+def test_unknown_hugging_face_activation_is_refused(tmp_path):
+    _hf_model(tmp_path, hidden_act="quick_gelu")
+    with pytest.raises(ValueError, match="cannot represent hidden_act='quick_gelu'"):
+        VisionTransformer.from_pretrained(tmp_path)
+
+
+def test_not_a_checkpoint_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="config.json"):
+        VisionTransformer.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="ViTBackbone or ViTImageClassifier"):
+        VisionTransformer.from_pretrained(object())
+
+
+def _keras_hub_classifier(scale, offset):
+    import keras_hub
+
+    backbone = keras_hub.models.ViTBackbone(
+        image_shape=(32, 32, 3),
+        patch_size=8,
+        num_layers=2,
+        num_heads=4,
+        hidden_dim=32,
+        mlp_dim=64,
+        use_mha_bias=False,
+    )
+    converter = keras_hub.layers.ViTImageConverter(image_size=(32, 32), scale=scale, offset=offset)
+    preprocessor = keras_hub.models.ViTImageClassifierPreprocessor(image_converter=converter)
+    classifier = keras_hub.models.ViTImageClassifier(
+        backbone=backbone, num_classes=4, preprocessor=preprocessor
+    )
+    rng = np.random.default_rng(4)
+    for variable in classifier.weights:
+        variable.assign(rng.normal(size=variable.shape).astype("float32") * 0.2)
+    return classifier
+
+
+def test_keras_hub_classifier_object_and_preset(tmp_path, images):
+    std = np.array(IMAGENET_STD)
+    scale = (1 / (255 * std)).tolist()
+    offset = (-np.array(IMAGENET_MEAN) / std).tolist()
+    classifier = _keras_hub_classifier(scale, offset)
+    expected = classifier.predict(images.astype("float32"), verbose=0)
+    model = VisionTransformer.from_pretrained(classifier)
+    assert model.pixel_mean == pytest.approx(IMAGENET_MEAN)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images)), expected, atol=1e-4)
+    classifier.save_to_preset(str(tmp_path))
+    from_preset = VisionTransformer.from_pretrained(tmp_path)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(from_preset(images)), expected, atol=1e-4)
+
+
+def test_pixel_normalization_arguments(images):
+    config = dict(
+        image_size=32, patch_size=8, num_classes=2, hidden_dim=8, num_layers=1, num_heads=2,
+        mlp_dim=8,
+    )  # fmt: skip
+    model = VisionTransformer(**config, pixel_mean=(0.5, 0.25, 0.0), pixel_std=0.5)
+    assert model.get_config()["pixel_std"] == [0.5, 0.5, 0.5]
+    assert VisionTransformer.from_config(model.get_config()).get_config() == model.get_config()
+    x = keras.ops.convert_to_numpy(model.get_layer("rescaling")(images.astype("float32")))
+    np.testing.assert_allclose(x, (images / 255 - [0.5, 0.25, 0.0]) / 0.5, atol=1e-5)
+    with pytest.raises(ValueError, match="`pixel_mean` must be 3 finite numbers"):
+        VisionTransformer(**config, pixel_mean=(0.5, 0.5))
+    with pytest.raises(ValueError, match="`pixel_std` must be > 0"):
+        VisionTransformer(**config, pixel_std=(0.5, 0.0, 0.5))
