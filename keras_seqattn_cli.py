@@ -193,6 +193,16 @@ def _add_train(commands):
     )  # fmt: skip
     parser.add_argument("--warmup-epochs", type=NON_NEGATIVE, default=1.0, help="linear warm-up")
     parser.add_argument("--weight-decay", type=NON_NEGATIVE, default=0.05, help="AdamW decay")
+    parser.add_argument(
+        "--weights",
+        help="fine-tune a pretrained checkpoint instead of --config: a Hugging Face or timm "
+        "directory, a timm .safetensors file or a keras-hub preset directory",
+    )
+    parser.add_argument(
+        "--image-size", type=POSITIVE,
+        help="the model's N x N images, the data resized to it (default: the checkpoint's "
+        "with --weights, else the dataset's)",
+    )  # fmt: skip
 
     for name, help in (
         ("rnn-captioner", "CNN features + RNN decoder, one context (Vinyals et al., 2015)"),

@@ -145,6 +145,8 @@ def _train(args):
             weight_decay=args.weight_decay,
             warmup_epochs=args.warmup_epochs,
             augmentation=None if args.augmentation == "none" else args.augmentation,
+            weights=args.weights,
+            image_size=args.image_size,
             **_common(args),
         )
         keys = ("test_accuracy", "parameters", "train_seconds")

@@ -54,6 +54,23 @@ def test_predict_and_evaluate_use_the_saved_model(trained, capsys):
     assert json.loads(capsys.readouterr().out)["count"] == 8
 
 
+def test_train_vit_fine_tunes_pretrained_weights(tmp_path, capsys):
+    transformers = pytest.importorskip("transformers")
+    checkpoint = tmp_path / "checkpoint"
+    size = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    config = transformers.ViTConfig(image_size=48, patch_size=16, num_labels=3, **size)
+    transformers.ViTForImageClassification(config).save_pretrained(checkpoint)
+    out = tmp_path / "run"
+    cli.main(["train", "vit", "--dataset", "digits", "--weights", str(checkpoint), *SMALL,
+              "--out", str(out)])  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["weights"] == str(checkpoint) and metrics["config"] is None
+    model = keras.saving.load_model(out / "model.keras")
+    # The checkpoint's 48 x 48 RGB; the 32 x 32 grey digits were resized and repeated.
+    assert model.input_shape == (None, 48, 48, 3) and model.output_shape == (None, 10)
+    assert np.abs(keras.ops.convert_to_numpy(model.get_layer("head").kernel)).sum() > 0
+
+
 def test_train_vit_on_digits(tmp_path, capsys):
     cli.main(
         [
