@@ -76,6 +76,8 @@ def test_notebook_matches_its_jupytext_source(name):
 def test_notebook_runs_in_small_mode(name, tmp_path, monkeypatch):
     monkeypatch.setenv("SEQATTN_SMALL", "1")
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    if name == "vit":  # Its fine-tuning branch, on a tiny local checkpoint for the Hub's.
+        monkeypatch.setenv("SEQATTN_PRETRAINED", _tiny_vit_checkpoint(tmp_path / "vit"))
     # The kernel (this interpreter's python3 kernel, the installed package) inherits
     # this environment, TFDS_DATA_DIR of conftest.py included.
     notebook = nbformat.read(COLAB / f"{name}.ipynb", as_version=4)
@@ -94,14 +96,16 @@ def test_notebook_runs_in_small_mode(name, tmp_path, monkeypatch):
         if "image/png" in output.get("data", {})
     ]
     assert images, f"colab/{name}.ipynb drew no plot"
+    printed = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("name") == "stdout"
+    )
+    if name == "vit":
+        assert "fine-tuned " in printed and "test accuracy" in printed
     if name in CAPTIONING:
-        printed = "".join(
-            output.get("text", "")
-            for cell in notebook.cells
-            if cell.cell_type == "code"
-            for output in cell.get("outputs", [])
-            if output.get("name") == "stdout"
-        )
         # Lines "  greedy  <caption>" and "  beam    <caption>": the label alone is empty.
         captions = [
             line.split() for line in printed.splitlines() if line.startswith(("  greedy", "  beam"))
@@ -111,6 +115,17 @@ def test_notebook_runs_in_small_mode(name, tmp_path, monkeypatch):
         assert not empty, (
             f"colab/{name}.ipynb printed empty captions ({len(empty)} of {len(captions)})"
         )
+
+
+def _tiny_vit_checkpoint(path):
+    """A random Hugging Face `ViTModel` (no head) of 32 x 32 RGB images, saved at `path`."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.ViTConfig(
+        image_size=32, patch_size=8, hidden_size=16, num_hidden_layers=1,
+        num_attention_heads=2, intermediate_size=32,
+    )  # fmt: skip
+    transformers.ViTModel(config, add_pooling_layer=False).save_pretrained(path)
+    return str(path)
 
 
 def _write_public_metadata(data_dir):

@@ -142,6 +142,11 @@ def classifier(tmp_path_factory):
         num_heads=2,
         mlp_dim=8,
         num_channels=1,
+        # What from_pretrained sets for many checkpoints, exported through the same path
+        # (test_every_application_export covers the defaults).
+        pixel_mean=0.45,
+        pixel_std=0.22,
+        activation="gelu_tanh",
     )
     randomize(model)
     out = tmp_path_factory.mktemp("vit") / "export"
