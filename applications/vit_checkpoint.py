@@ -66,8 +66,9 @@ def load_vit_npz(model, path, skip_head=False):
     The model must match the checkpoint's size (`CONFIGS`), patch size and
     channels, and its inputs are `[0, 255]` pixels rescaled to `[-1, 1]`
     (`include_rescaling=True`), the preprocessing of the original models. The
-    original MLPs use the tanh approximation of GELU and this model the exact
-    GELU, so logits differ from the original code's by about 1e-3.
+    original MLPs use the tanh approximation of GELU (Flax's `nn.gelu`): build
+    the model with `activation="gelu_tanh"` to reproduce their logits; with the
+    default exact GELU they differ by about 1e-3.
 
     Args:
         model: a `VisionTransformer`.
@@ -88,7 +89,9 @@ def load_vit_npz(model, path, skip_head=False):
     ```python
     !wget -q https://storage.googleapis.com/vit_models/imagenet21k+imagenet2012/ViT-B_16.npz
     from keras_seqattn.applications import VisionTransformer, load_vit_npz
-    model = VisionTransformer.from_config_name("vit_b16", num_classes=1000, image_size=384)
+    model = VisionTransformer.from_config_name(
+        "vit_b16", num_classes=1000, image_size=384, activation="gelu_tanh"
+    )
     load_vit_npz(model, "ViT-B_16.npz")  # ImageNet-1k classifier at 384x384
 
     # Fine-tune an ImageNet-21k checkpoint on 10 classes at 224x224:
