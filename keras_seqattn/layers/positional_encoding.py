@@ -7,6 +7,7 @@ from keras import ops
 from keras_seqattn.layers._checks import check_dim, check_floating, check_positive_number
 
 POSITION_MODES = ("sinusoidal", "learned")
+SINUSOID_LAYOUTS = ("interleaved", "concatenated")
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
@@ -21,6 +22,12 @@ class PositionalEncoding(keras.layers.Layer):
       cos(pos / max_wavelength^(2i / d))`; no weights.
     - `mode="learned"`: a trainable `(sequence_length, d)` table, one row per
       position (as in BERT and ViT).
+
+    The paper interleaves the sines and cosines (`layout="interleaved"`);
+    tensor2tensor, Marian and OPUS-MT put the `d / 2` sines first and the
+    cosines of the same frequencies after them (`layout="concatenated"`:
+    `PE(pos, i) = sin(pos / max_wavelength^(2i / d))` and
+    `PE(pos, d / 2 + i) = cos(pos / max_wavelength^(2i / d))`, `i < d / 2`).
 
     The layer adds the encoding; scaling the token embeddings by `sqrt(d)`
     first, as the paper does, is the caller's choice.
@@ -41,6 +48,9 @@ class PositionalEncoding(keras.layers.Layer):
             Defaults to `10000`, the paper's value.
         initializer: initializer of the learned table. Defaults to
             `"glorot_uniform"`.
+        layout: `"interleaved"` or `"concatenated"`, where the sinusoids' sines
+            and cosines go (`mode="sinusoidal"` only; `d` must then be even).
+            Defaults to `"interleaved"`, the paper's.
         **kwargs: other keyword arguments of `keras.layers.Layer`.
 
     Call arguments:
@@ -63,7 +73,9 @@ class PositionalEncoding(keras.layers.Layer):
     1.0
 
     Reference:
-        Vaswani et al. (2017), Attention Is All You Need, section 3.5.
+        Vaswani et al. (2017), Attention Is All You Need, section 3.5;
+        Junczys-Dowmunt et al. (2018), Marian: Fast Neural Machine Translation
+        in C++ (the concatenated layout).
     """
 
     def __init__(
@@ -72,6 +84,7 @@ class PositionalEncoding(keras.layers.Layer):
         mode="sinusoidal",
         max_wavelength=10000,
         initializer="glorot_uniform",
+        layout="interleaved",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -87,6 +100,11 @@ class PositionalEncoding(keras.layers.Layer):
         if mode not in POSITION_MODES:
             raise ValueError(f"`mode` must be one of {POSITION_MODES}. Received: mode={mode}")
         check_positive_number("max_wavelength", max_wavelength)
+        if layout not in SINUSOID_LAYOUTS:
+            raise ValueError(
+                f"`layout` must be one of {SINUSOID_LAYOUTS}. Received: layout={layout!r}"
+            )
+        self.layout = layout
         self.sequence_length = sequence_length
         self.mode = mode
         self.max_wavelength = max_wavelength
@@ -102,6 +120,11 @@ class PositionalEncoding(keras.layers.Layer):
     def build(self, inputs_shape):
         self._check_length(inputs_shape)
         self._dim = inputs_shape[-1]
+        if self.layout == "concatenated" and (self._dim is None or self._dim % 2):
+            raise ValueError(
+                "`layout='concatenated'` needs an even, known embedding width. "
+                f"Received: inputs.shape={tuple(inputs_shape)}"
+            )
         if self.mode == "sinusoidal":
             self.encoding = keras_hub.layers.SinePositionEncoding(
                 max_wavelength=self.max_wavelength,
@@ -141,8 +164,19 @@ class PositionalEncoding(keras.layers.Layer):
         positions = ops.arange(length, dtype="int32") + ops.cast(start_index, "int32")  # (T,)
         if self.mode == "sinusoidal":
             positions = ops.cast(positions, self.compute_dtype)
-        encoding = self.encoding(inputs, positions=positions)  # (B, T, d)
+        if self.mode == "sinusoidal" and self.layout == "concatenated":
+            encoding = self._concatenated_sinusoids(positions)  # (T, d)
+        else:
+            encoding = self.encoding(inputs, positions=positions)  # (B, T, d)
         return inputs + ops.cast(encoding, inputs.dtype)
+
+    def _concatenated_sinusoids(self, positions):
+        """`[sin(pos * w_i) for i < d / 2] + [cos(pos * w_i) for i < d / 2]`, `(T, d)`."""
+        half = self._dim // 2
+        exponents = ops.arange(half, dtype="float32") * (2.0 / self._dim)  # (d / 2,)
+        frequencies = ops.power(float(self.max_wavelength), -exponents)  # (d / 2,)
+        angles = ops.cast(positions, "float32")[:, None] * frequencies[None, :]  # (T, d / 2)
+        return ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)  # (T, d)
 
     def _check_start_index(self, start_index, length):
         """A Python int `start_index` must keep every position in the table."""
@@ -169,4 +203,6 @@ class PositionalEncoding(keras.layers.Layer):
             max_wavelength=self.max_wavelength,
             initializer=self._initializer_config,
         )
+        if self.layout != "interleaved":  # older files have no key: the default
+            config["layout"] = self.layout
         return config

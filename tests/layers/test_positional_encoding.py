@@ -43,6 +43,21 @@ class TestPositionalEncoding(TestCase):
         outputs = PositionalEncoding(64)(x)
         self.assertAllClose(outputs, x + _sinusoid_table(50, 12), atol=1e-5)
 
+    def test_concatenated_layout_matches_marian(self):
+        # Hugging Face's MarianSinusoidalPositionalEmbedding, written out: the sines of
+        # the paper's even features first, then the cosines of its odd ones.
+        x = np.random.default_rng(0).normal(size=(2, 50, 12)).astype("float32")
+        layer = PositionalEncoding(64, layout="concatenated")
+        paper = _sinusoid_table(50, 12)
+        marian = np.concatenate([paper[:, 0::2], paper[:, 1::2]], axis=1)
+        self.assertAllClose(layer(x), x + marian, atol=1e-5)
+        start = ops.convert_to_tensor(7, dtype="int32")
+        self.assertAllClose(layer(x[:, 7:8], start_index=start), x[:, 7:8] + marian[7:8], atol=1e-5)
+        config = layer.get_config()
+        assert config["layout"] == "concatenated"
+        assert PositionalEncoding.from_config(config).get_config() == config
+        assert "layout" not in PositionalEncoding(64).get_config()  # older files: no key
+
     @pytest.mark.parametrize("mode", ["sinusoidal", "learned"])
     def test_start_index_gives_the_same_rows(self, mode):
         x = np.random.default_rng(0).normal(size=(2, 6, 8)).astype("float32")
@@ -58,6 +73,10 @@ class TestPositionalEncoding(TestCase):
             PositionalEncoding(0)
         with pytest.raises(ValueError, match="mode=rotary"):
             PositionalEncoding(8, mode="rotary")
+        with pytest.raises(ValueError, match="layout='halves'"):
+            PositionalEncoding(8, layout="halves")
+        with pytest.raises(ValueError, match=r"even.*inputs.shape=\(1, 2, 7\)"):
+            PositionalEncoding(4, layout="concatenated")(np.zeros((1, 2, 7), "float32"))
         with pytest.raises(ValueError, match="sequence_length=4"):
             PositionalEncoding(4)(np.zeros((1, 5, 8), "float32"))
         with pytest.raises(ValueError, match=r"inputs.shape=\(1, 8\)"):
