@@ -117,8 +117,9 @@ def keep_going(index, done, max_length):
     return ops.logical_and(ops.less(index, max_length), ops.any(ops.logical_not(done)))
 
 
-def length_normalize(scores, lengths, length_penalty):
-    """`scores / lp(lengths)` with Google NMT's `lp = ((5 + length) / 6) ** alpha`.
+def length_normalize(scores, lengths, length_penalty, form="gnmt"):
+    """`scores / lp(lengths)`: Google NMT's `lp = ((5 + length) / 6) ** alpha`, or
+    `lp = length ** alpha` with `form="power"` (Hugging Face's `BeamSearchScorer`).
 
     Reference:
         Wu et al. (2016), Google's Neural Machine Translation System, section 7.
@@ -126,4 +127,67 @@ def length_normalize(scores, lengths, length_penalty):
     if length_penalty == 0:
         return scores  # lp = 1 exactly: raw log-probabilities.
     lengths = ops.cast(lengths, "float32")
+    if form == "power":
+        return scores / ops.power(lengths, float(length_penalty))
     return scores / ops.power((5.0 + lengths) / 6.0, float(length_penalty))
+
+
+# The options of `generate()` beyond the lecture's search, with the defaults that
+# keep it: see `generate()` for each.
+DEFAULT_OPTIONS = dict(
+    suppressed_ids=(),
+    force_stop_at_end=False,
+    length_penalty_form="gnmt",
+    finished_beams="in_beam",
+    early_stopping=False,
+)
+
+
+def check_options(options):
+    """`options` with the defaults filled in; `ValueError` for unknown or bad ones."""
+    unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"Unknown generation options {unknown}; expected some of "
+            f"{sorted(DEFAULT_OPTIONS)}. Received: {options}"
+        )
+    options = {**DEFAULT_OPTIONS, **options}
+    suppressed = options["suppressed_ids"]
+    if not isinstance(suppressed, (tuple, list)) or not all(_is_int(i) for i in suppressed):
+        raise ValueError(
+            "`suppressed_ids` must be a tuple of int token ids. "
+            f"Received: suppressed_ids={suppressed}"
+        )
+    options["suppressed_ids"] = tuple(int(i) for i in suppressed)
+    for key, allowed in (
+        ("force_stop_at_end", (True, False)),
+        ("length_penalty_form", ("gnmt", "power")),
+        ("finished_beams", ("in_beam", "apart")),
+        ("early_stopping", (False, True, "never")),
+    ):
+        value = options[key]
+        if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
+            raise ValueError(f"`{key}` must be one of {allowed}. Received: {key}={value!r}")
+    return options
+
+
+def process_log_probs(log_probs, index, max_length, stop_id, options):
+    """Hugging Face's logits processors, on `log_softmax` outputs as its beam search.
+
+    `suppressed_ids` get `NEG_INF` (its `NoBadWordsLogitsProcessor` for
+    one-token words, as Marian's `bad_words_ids=[[pad]]`); with
+    `force_stop_at_end`, the last position can only be `stop_id`, at zero cost
+    (`ForcedEOSTokenLogitsProcessor`).
+    """
+    vocab = vocabulary_size(log_probs)
+    slots = ops.arange(vocab, dtype="int32")  # (vocab,)
+    if options["suppressed_ids"]:
+        banned = ops.zeros((vocab,), dtype="bool")
+        for token in options["suppressed_ids"]:
+            banned = ops.logical_or(banned, ops.equal(slots, token))
+        log_probs = ops.where(banned[None, :], NEG_INF, log_probs)
+    if options["force_stop_at_end"]:
+        forced = ops.where(ops.equal(slots, stop_id), 0.0, NEG_INF)  # (vocab,)
+        last = ops.equal(index, max_length - 1)
+        log_probs = ops.where(last, forced[None, :], log_probs)
+    return log_probs

@@ -16,6 +16,7 @@ def beam_search(
     beam_width=4,
     length_penalty=0.0,
     pad_id=0,
+    **options,
 ):
     """Generates one sequence per row, keeping the `beam_width` best prefixes.
 
@@ -54,6 +55,11 @@ def beam_search(
         length_penalty: float >= 0, the exponent `alpha` of `lp`; Wu et al. use
             `0.6` to `1.0`. Defaults to `0.0`.
         pad_id: int written after `[STOP]`. Defaults to `0`.
+        **options: `suppressed_ids`, `force_stop_at_end`,
+            `length_penalty_form`, and `finished_beams="apart"` (with
+            `early_stopping`) for Hugging Face's search instead of the steps
+            above (`keras_seqattn.generation.apart_beam_search`); see
+            `generate()`.
 
     Returns:
         A `GenerationOutput` for the best beam of each row: `ids`
@@ -77,6 +83,21 @@ def beam_search(
         penalty).
     """
     _decoding.validate_arguments(start_id, stop_id, max_length, beam_width, length_penalty, pad_id)
+    options = _decoding.check_options(options)
+    if options["finished_beams"] == "apart":
+        from keras_seqattn.generation.apart_beam_search import apart_beam_search
+
+        return apart_beam_search(
+            model,
+            inputs,
+            start_id=start_id,
+            stop_id=stop_id,
+            max_length=max_length,
+            beam_width=beam_width,
+            length_penalty=length_penalty,
+            pad_id=pad_id,
+            options=options,
+        )
     memory, state = _decoding.encode(model, inputs)
     batch = _decoding.batch_size(inputs, memory, state)
     memory = tuple(ops.repeat(m, beam_width, axis=0) for m in memory)  # (batch * beam, ...)
@@ -89,6 +110,7 @@ def beam_search(
     def choose(index, logits, state, step_attention, ids, attention, scores, lengths, done):
         vocab = _decoding.vocabulary_size(logits)
         log_probs = ops.log_softmax(logits, axis=-1)  # (batch * beam, vocab)
+        log_probs = _decoding.process_log_probs(log_probs, index, max_length, stop_id, options)
         # A finished beam's only continuation is vocabulary slot 0 at zero cost
         # (its token is forced to `pad_id` below, whatever `pad_id` is).
         finished = _decoding.alive_every(vocab, vocab)  # (vocab,) 0, -inf, ...
@@ -142,7 +164,9 @@ def beam_search(
     )
     _, _, _, ids, attention, scores, lengths, _ = carry
 
-    scores = _decoding.length_normalize(scores, lengths, length_penalty)
+    scores = _decoding.length_normalize(
+        scores, lengths, length_penalty, options["length_penalty_form"]
+    )
     _, best = ops.top_k(ops.reshape(scores, (-1, beam_width)), 1)  # (batch, 1)
     best = ops.arange(batch, dtype="int32") * beam_width + ops.cast(best[:, 0], "int32")
     return GenerationOutput(

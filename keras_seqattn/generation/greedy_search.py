@@ -6,7 +6,9 @@ from keras_seqattn.generation import _decoding
 from keras_seqattn.generation.generation_output import GenerationOutput
 
 
-def greedy_search(model, inputs, *, start_id, stop_id, max_length, length_penalty=0.0, pad_id=0):
+def greedy_search(
+    model, inputs, *, start_id, stop_id, max_length, length_penalty=0.0, pad_id=0, **options
+):
     """Generates one sequence per row by always taking the most probable token.
 
     The model only has to implement the seam of every generative model of the
@@ -36,6 +38,8 @@ def greedy_search(model, inputs, *, start_id, stop_id, max_length, length_penalt
             `lp(length)` (see `beam_search`), so that greedy search and
             `beam_search(beam_width=1)` agree. Defaults to `0.0`.
         pad_id: int written after `[STOP]`. Defaults to `0`.
+        **options: `suppressed_ids`, `force_stop_at_end` and
+            `length_penalty_form`, as in `generate()`.
 
     Returns:
         A `GenerationOutput`: `ids` `(batch, max_length)` int32, `lengths`
@@ -50,6 +54,11 @@ def greedy_search(model, inputs, *, start_id, stop_id, max_length, length_penalt
     ```
     """
     _decoding.validate_arguments(start_id, stop_id, max_length, 1, length_penalty, pad_id)
+    options = _decoding.check_options(options)
+    if options["finished_beams"] != "in_beam" or options["early_stopping"] is not False:
+        raise ValueError(
+            f"`finished_beams` and `early_stopping` are beam search options. Received: {options}"
+        )
     memory, state = _decoding.encode(model, inputs)
     batch = _decoding.batch_size(inputs, memory, state)
 
@@ -57,6 +66,7 @@ def greedy_search(model, inputs, *, start_id, stop_id, max_length, length_penalt
 
     def choose(index, logits, state, step_attention, ids, attention, scores, lengths, done):
         log_probs = ops.log_softmax(logits, axis=-1)  # (batch, vocab)
+        log_probs = _decoding.process_log_probs(log_probs, index, max_length, stop_id, options)
         # Top-1 of the running totals, exactly as beam search with one beam.
         best_scores, best = ops.top_k(ops.expand_dims(scores, 1) + log_probs, 1)
         tokens = ops.where(done, pad, ops.cast(best[:, 0], "int32"))  # (batch,)
@@ -94,5 +104,7 @@ def greedy_search(model, inputs, *, start_id, stop_id, max_length, length_penalt
         carry,
     )
     _, _, _, ids, attention, scores, lengths, _ = carry
-    scores = _decoding.length_normalize(scores, lengths, length_penalty)
+    scores = _decoding.length_normalize(
+        scores, lengths, length_penalty, options["length_penalty_form"]
+    )
     return GenerationOutput(ids=ids, lengths=lengths, scores=scores, attention=attention)

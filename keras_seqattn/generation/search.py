@@ -15,6 +15,7 @@ def generate(
     beam_width=1,
     length_penalty=0.0,
     pad_id=0,
+    **options,
 ):
     """Generates token ids, and the attention of every step, from a model.
 
@@ -48,6 +49,24 @@ def generate(
             scores (it changes which beam wins only for `beam_width > 1`).
             Defaults to `0.0` (raw log-probabilities).
         pad_id: int written after `[STOP]`. Defaults to `0`.
+        **options: what reproduces Hugging Face's `generate()` (for converted
+            MarianMT models); each default keeps the search above.
+            `suppressed_ids`: tuple of ids that are never generated
+            (`bad_words_ids` of single tokens; Marian bans its pad/start
+            token). Defaults to `()`.
+            `force_stop_at_end`: bool, the last position can only be
+            `stop_id` (`forced_eos_token_id`). Defaults to `False`.
+            `length_penalty_form`: `"gnmt"` (`lp` above) or `"power"`
+            (`lp(length) = length ** alpha`, Hugging Face's). Defaults to
+            `"gnmt"`.
+            `finished_beams`: `"in_beam"` (a finished beam keeps its slot, as
+            above) or `"apart"` (Hugging Face's `BeamSearchScorer`: finished
+            hypotheses leave the beam; see `apart_beam_search`). Defaults to
+            `"in_beam"`.
+            `early_stopping`: `False`, `True` or `"never"`, Hugging Face's
+            stopping rule of `"apart"` beams. Defaults to `False`.
+            Log-probabilities are processed after `log_softmax`, as Hugging
+            Face's beam search does.
 
     Returns:
         A `GenerationOutput` with `ids` `(batch, max_length)` int32 (the tokens
@@ -73,7 +92,10 @@ def generate(
         penalty).
     """
     _decoding.validate_arguments(start_id, stop_id, max_length, beam_width, length_penalty, pad_id)
+    options = _decoding.check_options(options)
     if beam_width == 1:
+        options.pop("finished_beams")
+        options.pop("early_stopping")
         return greedy_search(
             model,
             inputs,
@@ -82,6 +104,7 @@ def generate(
             max_length=max_length,
             length_penalty=length_penalty,
             pad_id=pad_id,
+            **options,
         )
     return beam_search(
         model,
@@ -92,4 +115,5 @@ def generate(
         beam_width=beam_width,
         length_penalty=length_penalty,
         pad_id=pad_id,
+        **options,
     )

@@ -36,13 +36,13 @@ class GenerationResult:
     attention_heads: list = dataclasses.field(default_factory=list)
 
     @classmethod
-    def from_output(cls, output, tokenizer, input_ids=None, input_tokens=None):
+    def from_output(cls, output, tokenizer, input_ids=None, input_tokens=None, input_pad_id=0):
         ids = np.asarray(ops.convert_to_numpy(output.ids)).astype("int32")
         lengths = np.asarray(ops.convert_to_numpy(output.lengths)).astype("int32")
         attention = np.asarray(ops.convert_to_numpy(output.attention))
         if input_ids is not None and attention.ndim >= 3:
             # Keep each row's real input positions only (drop trailing padding).
-            real = np.count_nonzero(np.asarray(input_ids), axis=1)
+            real = np.sum(np.asarray(input_ids) != input_pad_id, axis=1)
             rows = [a[:n, ..., :r] for a, n, r in zip(attention, lengths, real)]
         else:
             rows = [a[:n] for a, n in zip(attention, lengths)]

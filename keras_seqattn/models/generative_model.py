@@ -3,7 +3,11 @@
 import keras
 
 from keras_seqattn import generation
-from keras_seqattn.generation._decoding import validate_arguments
+from keras_seqattn.generation._decoding import (
+    DEFAULT_OPTIONS,
+    check_options,
+    validate_arguments,
+)
 from keras_seqattn.models._arguments import check_model_kwargs
 from keras_seqattn.models._batch_prediction import predict_batch
 from keras_seqattn.models._dtype_policy import with_dtype_argument
@@ -88,18 +92,32 @@ class GenerativeModel(keras.Model):
             kwargs.setdefault("shuffle", False)
         return super().fit(x, y, **kwargs)
 
-    def generate_ids(self, inputs, max_length, start_id, stop_id, beam_width=1, length_penalty=0.0):
+    def generate_ids(
+        self,
+        inputs,
+        max_length,
+        start_id,
+        stop_id,
+        beam_width=1,
+        length_penalty=0.0,
+        pad_id=0,
+        **options,
+    ):
         """Runs the generation engine on already-preprocessed `inputs`.
 
         The loop runs inside a `Generator` model, so Keras compiles it once per
         settings and input shape (`jax.jit`, `tf.function`) and later calls reuse
         it. Arguments are checked first, so bad ones fail before any tracing.
+        `options` are `keras_seqattn.generation.generate()`'s (for Hugging
+        Face's search: `suppressed_ids`, `force_stop_at_end`, ...).
 
         Returns:
             A `keras_seqattn.generation.GenerationOutput` of NumPy arrays.
         """
-        validate_arguments(start_id, stop_id, max_length, beam_width, length_penalty, 0)
-        key = (max_length, start_id, stop_id, beam_width, float(length_penalty))
+        validate_arguments(start_id, stop_id, max_length, beam_width, length_penalty, pad_id)
+        options = {k: v for k, v in check_options(options).items() if DEFAULT_OPTIONS[k] != v}
+        key = (max_length, start_id, stop_id, beam_width, float(length_penalty), pad_id)
+        key += tuple(sorted(options.items()))
         cache = self.__dict__.setdefault("_generators", {})
         if key not in cache:
             cache[key] = Generator(
@@ -109,6 +127,8 @@ class GenerativeModel(keras.Model):
                 stop_id,
                 beam_width=beam_width,
                 length_penalty=length_penalty,
+                pad_id=pad_id,
+                **options,
             )
         return generation.GenerationOutput(**predict_batch(cache[key], inputs))
 

@@ -20,12 +20,22 @@ class Generator(keras.Model):
         stop_id: int, the `[STOP]` token.
         beam_width: int, `1` for greedy search.
         length_penalty: float, GNMT length-penalty exponent.
+        pad_id: int written after `[STOP]`. Defaults to `0`.
+        **options: `keras_seqattn.generation.generate()`'s options.
     """
 
     def __init__(
-        self, model, max_length, start_id, stop_id, beam_width=1, length_penalty=0.0, **kwargs
+        self,
+        model,
+        max_length,
+        start_id,
+        stop_id,
+        beam_width=1,
+        length_penalty=0.0,
+        pad_id=0,
+        **options,
     ):
-        super().__init__(**kwargs)
+        super().__init__()
         self.model = model
         self.settings = dict(
             max_length=max_length,
@@ -33,6 +43,8 @@ class Generator(keras.Model):
             stop_id=stop_id,
             beam_width=beam_width,
             length_penalty=length_penalty,
+            pad_id=pad_id,
+            **options,
         )
         self.built = True
 

@@ -10,7 +10,7 @@ from keras_seqattn.models.generation_result import GenerationResult
 from keras_seqattn.models.generative_model import GenerativeModel
 
 # Imported here so the tokenizer class is registered whenever a model is loaded.
-from keras_seqattn.text import SequenceTokenizer, seq2seq_batches
+from keras_seqattn.text import MarianTokenizer, SequenceTokenizer, seq2seq_batches
 from keras_seqattn.text._arguments import check_encodable
 
 
@@ -40,7 +40,8 @@ class Seq2SeqModel(GenerativeModel):
             ("source_tokenizer", source_tokenizer),
             ("target_tokenizer", target_tokenizer),
         ]:
-            if not isinstance(tokenizer, SequenceTokenizer):
+            if not isinstance(tokenizer, (SequenceTokenizer, MarianTokenizer)):
+                # (A converted MarianMT model's MarianTokenizer is accepted too.)
                 raise ValueError(
                     f"`{name}` must be a keras_seqattn.text.SequenceTokenizer holding the "
                     f"vocabulary. Received: {name}={tokenizer!r}"
@@ -153,7 +154,8 @@ class Seq2SeqModel(GenerativeModel):
         texts = _as_text_list(texts)
         ids = np.asarray(ops.convert_to_numpy(self.source_tokenizer(texts, add_stop=True)))
         if ids.shape[1] > self.max_source_length:
-            long_rows = int(np.sum(np.count_nonzero(ids, axis=1) > self.max_source_length))
+            real = np.sum(ids != self.source_tokenizer.pad_id, axis=1)
+            long_rows = int(np.sum(real > self.max_source_length))
             warnings.warn(
                 f"{long_rows} source(s) have more than max_source_length="
                 f"{self.max_source_length} tokens and were truncated.",
@@ -184,7 +186,8 @@ class Seq2SeqModel(GenerativeModel):
                 Defaults to `max_target_length`.
             beam_width: int >= 1, 1 for greedy search.
             length_penalty: float >= 0, GNMT length-penalty exponent for beam
-                search.
+                search (`length ** alpha` for a model whose
+                `generation_options` say `length_penalty_form="power"`).
 
         Returns:
             A `GenerationResult`: `text`, `ids`, `scores`, `attention` (one
@@ -199,13 +202,26 @@ class Seq2SeqModel(GenerativeModel):
             stop_id=self.target_tokenizer.stop_id,
             beam_width=beam_width,
             length_penalty=length_penalty,
+            pad_id=self.target_tokenizer.pad_id,
+            **self.generation_options,
         )
         return GenerationResult.from_output(
             output,
             self.target_tokenizer,
             input_ids=source_ids,
             input_tokens=self.source_tokenizer.id_to_token(source_ids),
+            input_pad_id=self.source_tokenizer.pad_id,
         )
+
+    @property
+    def generation_options(self):
+        """`keras_seqattn.generation.generate()` options `translate()` always passes.
+
+        Empty (the lecture's search) unless the model was built with some, as
+        `TransformerSeq2Seq.from_pretrained` does to reproduce Hugging Face's
+        `generate()`.
+        """
+        return dict(getattr(self, "_generation_options", None) or {})
 
     def get_config(self):
         return {
