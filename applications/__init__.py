@@ -2,6 +2,7 @@
 
 from keras_seqattn.applications.attention_captioner import AttentionCaptioner
 from keras_seqattn.applications.attention_seq2seq import AttentionSeq2Seq
+from keras_seqattn.applications.marian_checkpoint import load_marian
 from keras_seqattn.applications.rnn_captioner import RNNCaptioner
 from keras_seqattn.applications.seq2seq_rnn import Seq2SeqRNN
 from keras_seqattn.applications.transformer_captioner import TransformerCaptioner
@@ -17,5 +18,6 @@ __all__ = [
     "TransformerCaptioner",
     "TransformerSeq2Seq",
     "VisionTransformer",
+    "load_marian",
     "load_vit_npz",
 ]

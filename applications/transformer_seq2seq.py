@@ -1,13 +1,22 @@
 """TransformerSeq2Seq: the lecture's Transformer encoder-decoder for translation."""
 
 import dataclasses
-import math
 import numbers
 
 import keras
 from keras import ops
 
-from keras_seqattn.layers import PositionalEncoding, TransformerDecoder, TransformerEncoder
+from keras_seqattn.applications._transformer_layers import (  # noqa: F401 (shared API)
+    build_decoder_layers,
+    build_layers,
+    decoder_logits,
+    decoding_step,
+    embed_tokens,
+    run_encoder,
+    start_decoding,
+)
+from keras_seqattn.generation._decoding import DEFAULT_OPTIONS, check_options
+from keras_seqattn.layers._checks import get_activation
 from keras_seqattn.models.seq2seq_model import Seq2SeqModel
 from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
@@ -85,7 +94,28 @@ class TransformerSeq2Seq(Seq2SeqModel):
             Defaults to `64`.
         max_target_length: int, most generated tokens; also the size of the
             decoder's cache. Defaults to `64`.
+        activation: the blocks' MLP activation (a Keras name: Marian's
+            `"swish"` is `"silu"`). Defaults to `"relu"`, the paper's.
+        position_layout: `"interleaved"` (the paper: sines at even features,
+            cosines at odd ones) or `"concatenated"` (Marian: all sines, then
+            all cosines); see `PositionalEncoding`. Defaults to `"interleaved"`.
+        scale_embedding: bool, multiply the token embeddings by
+            `sqrt(hidden_dim)`. Defaults to `True`, the paper's.
+        output_bias: bool, add a learned bias to the tied output logits
+            (Marian's `final_logits_bias`). Defaults to `False`, the paper's.
+        generation_options: dict or `None`, options of
+            `keras_seqattn.generation.generate()` that `translate()` and the
+            export always use (`suppressed_ids`, `force_stop_at_end`,
+            `length_penalty_form`, `finished_beams`, `early_stopping`).
+            Defaults to `None`: the lecture's search.
         name: model name.
+
+    Pretrained weights: `from_pretrained(path)` loads a Hugging Face MarianMT
+    (OPUS-MT) directory, with its SentencePiece models as the tokenizers
+    (`keras_seqattn.text.MarianTokenizer`); see
+    `keras_seqattn.applications.marian_checkpoint` for how each of Marian's
+    differences from the paper maps onto these arguments. The source padding
+    mask compares with `source_tokenizer.pad_id` (0 for `SequenceTokenizer`).
 
     Example:
 
@@ -98,7 +128,10 @@ class TransformerSeq2Seq(Seq2SeqModel):
     (4, 10)
 
     Reference:
-        Vaswani et al. (2017), Attention Is All You Need.
+        Vaswani et al. (2017), Attention Is All You Need;
+        Junczys-Dowmunt et al. (2018), Marian: Fast Neural Machine Translation
+        in C++; Tiedemann & Thottingal (2020), OPUS-MT: Building open
+        translation services for the World.
     """
 
     def __init__(
@@ -116,6 +149,11 @@ class TransformerSeq2Seq(Seq2SeqModel):
         tie_output_embedding=True,
         max_source_length=64,
         max_target_length=64,
+        activation="relu",
+        position_layout="interleaved",
+        scale_embedding=True,
+        output_bias=False,
+        generation_options=None,
         name="transformer_seq2seq",
         **kwargs,
     ):
@@ -123,6 +161,21 @@ class TransformerSeq2Seq(Seq2SeqModel):
             source_tokenizer, target_tokenizer, max_source_length, max_target_length
         )
         _check_architecture(hidden_dim, num_layers, num_heads)
+        get_activation(activation)
+        if generation_options is not None:
+            generation_options = check_options(dict(generation_options))
+            generation_options = {
+                k: v for k, v in generation_options.items() if DEFAULT_OPTIONS[k] != v
+            }
+        for key, value in (("scale_embedding", scale_embedding), ("output_bias", output_bias)):
+            if not isinstance(value, bool):
+                raise ValueError(f"`{key}` must be a bool. Received: {key}={value!r}")
+        if output_bias and not tie_output_embedding:
+            raise ValueError(
+                "`output_bias=True` adds a bias to the tied output layer; an untied "
+                "`output_dense` has its own. Received: output_bias=True, "
+                "tie_output_embedding=False"
+            )
         if share_embeddings and source_tokenizer.vocabulary != target_tokenizer.vocabulary:
             raise ValueError(
                 "`share_embeddings=True` needs one vocabulary for both sides, but the "
@@ -130,7 +183,13 @@ class TransformerSeq2Seq(Seq2SeqModel):
                 f"share_embeddings=False. Received: share_embeddings={share_embeddings}"
             )
         # === Layers ===
-        layers = _build_layers(
+        options = dict(
+            activation=activation,
+            position_layout=position_layout,
+            scale_embedding=scale_embedding,
+            output_bias=output_bias,
+        )
+        layers = build_layers(
             source_tokenizer.vocabulary_size,
             target_tokenizer.vocabulary_size,
             hidden_dim,
@@ -144,11 +203,12 @@ class TransformerSeq2Seq(Seq2SeqModel):
             tie_output_embedding,
             max_source_length,
             max_target_length,
+            **options,
         )
         # === Functional model ===
         inputs = self._inputs()
-        source_mask = ops.not_equal(inputs["source_ids"], 0)
-        memory = _run_encoder(layers, inputs["source_ids"], source_mask)
+        source_mask = ops.not_equal(inputs["source_ids"], source_tokenizer.pad_id)
+        memory = run_encoder(layers, inputs["source_ids"], source_mask)
         x = embed_tokens(layers, "target", inputs["target_ids"])
         for block in layers["decoder_layers"]:
             x = block(x, memory, encoder_padding_mask=source_mask)
@@ -170,6 +230,8 @@ class TransformerSeq2Seq(Seq2SeqModel):
         self.position_mode = position_mode
         self.share_embeddings = share_embeddings
         self.tie_output_embedding = tie_output_embedding
+        self._options = options
+        self._generation_options = generation_options
 
     @classmethod
     def from_named_config(cls, config_name, source_tokenizer, target_tokenizer, **kwargs):
@@ -181,10 +243,23 @@ class TransformerSeq2Seq(Seq2SeqModel):
             )
         return cls(source_tokenizer, target_tokenizer, **{**CONFIGS[config_name], **kwargs})
 
+    @classmethod
+    def from_pretrained(cls, path, max_source_length=512, max_target_length=512):
+        """Loads a Hugging Face MarianMT directory (OPUS-MT, e.g. Helsinki-NLP/opus-mt-en-de).
+
+        Reads `config.json`, `model.safetensors`, `source.spm`, `target.spm`,
+        `vocab.json` and `tokenizer_config.json` (and `generation_config.json`
+        when present, for `generation_settings`) with NumPy only: neither torch
+        nor transformers is needed. See `marian_checkpoint.load_marian`.
+        """
+        from keras_seqattn.applications.marian_checkpoint import load_marian
+
+        return load_marian(path, max_source_length, max_target_length, model_class=cls)
+
     def encode(self, source_ids):
         source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
-        source_mask = ops.not_equal(source_ids, 0)
-        encoded = _run_encoder(self._layers_by_role, source_ids, source_mask)
+        source_mask = ops.not_equal(source_ids, self.source_tokenizer.pad_id)
+        encoded = run_encoder(self._layers_by_role, source_ids, source_mask)
         cross, state = start_decoding(self.decoder_layers, encoded, self.max_target_length)
         return (source_mask, *cross), state
 
@@ -235,7 +310,19 @@ class TransformerSeq2Seq(Seq2SeqModel):
             share_embeddings=self.share_embeddings,
             tie_output_embedding=self.tie_output_embedding,
         )
+        # Only what differs from the paper's defaults: older files lack these keys.
+        config.update({k: v for k, v in self._options.items() if v != _DEFAULT_OPTIONS[k]})
+        if self._generation_options:
+            options = dict(self._generation_options)
+            if "suppressed_ids" in options:
+                options["suppressed_ids"] = list(options["suppressed_ids"])
+            config["generation_options"] = options
         return config
+
+
+_DEFAULT_OPTIONS = dict(
+    activation="relu", position_layout="interleaved", scale_embedding=True, output_bias=False
+)
 
 
 def _check_architecture(hidden_dim, num_layers, num_heads):
@@ -250,173 +337,3 @@ def _check_architecture(hidden_dim, num_layers, num_heads):
         raise ValueError(
             f"`num_heads` must divide `hidden_dim`={hidden_dim}. Received: num_heads={num_heads}"
         )
-
-
-def _build_layers(
-    source_vocabulary,
-    target_vocabulary,
-    hidden_dim,
-    num_layers,
-    num_heads,
-    intermediate_dim,
-    dropout,
-    normalize_first,
-    position_mode,
-    share_embeddings,
-    tie_output_embedding,
-    max_source_length,
-    max_target_length,
-):
-    """Every layer of the model, by role; the graph and the decoding steps share them."""
-    layers = build_decoder_layers(
-        target_vocabulary,
-        hidden_dim,
-        num_layers,
-        num_heads,
-        intermediate_dim,
-        dropout,
-        normalize_first,
-        position_mode,
-        tie_output_embedding,
-        max_target_length,
-        embedding_name="token_embedding" if share_embeddings else "target_embedding",
-    )
-    if share_embeddings:
-        source_embedding = layers["target_embedding"]
-    else:
-        source_embedding = keras.layers.Embedding(
-            source_vocabulary,
-            hidden_dim,
-            embeddings_initializer=_embedding_initializer(hidden_dim),
-            name="source_embedding",
-        )
-    block = dict(
-        num_heads=num_heads,
-        intermediate_dim=intermediate_dim,
-        dropout=dropout,
-        normalize_first=normalize_first,
-    )
-    return {
-        **layers,
-        "source_embedding": source_embedding,
-        "source_position": PositionalEncoding(
-            max_source_length, mode=position_mode, name="source_position"
-        ),
-        "source_dropout": keras.layers.Dropout(dropout, name="source_dropout"),
-        "encoder_layers": [
-            TransformerEncoder(**block, name=f"encoder_layer_{i}") for i in range(num_layers)
-        ],
-        # Pre-norm blocks leave their outputs unnormalised; the paper's post-norm don't.
-        "encoder_norm": keras.layers.LayerNormalization(name="encoder_norm", epsilon=1e-5)
-        if normalize_first
-        else None,
-    }
-
-
-def _embedding_initializer(hidden_dim):
-    # N(0, d^-1/2), so that the sqrt(d)-scaled embeddings have unit variance.
-    return keras.initializers.RandomNormal(stddev=hidden_dim**-0.5)
-
-
-def build_decoder_layers(
-    target_vocabulary,
-    hidden_dim,
-    num_layers,
-    num_heads,
-    intermediate_dim,
-    dropout,
-    normalize_first,
-    position_mode,
-    tie_output_embedding,
-    max_target_length,
-    embedding_name="target_embedding",
-):
-    """The decoder side by role: embedding, positions, blocks, final norm, output.
-
-    Shared with `TransformerCaptioner`, whose decoder is this one over words;
-    `embed_tokens()` and `decoder_logits()` run the two ends.
-    """
-    block = dict(
-        num_heads=num_heads,
-        intermediate_dim=intermediate_dim,
-        dropout=dropout,
-        normalize_first=normalize_first,
-    )
-    return {
-        "target_embedding": keras.layers.ReversibleEmbedding(
-            target_vocabulary,
-            hidden_dim,
-            tie_weights=True,
-            embeddings_initializer=_embedding_initializer(hidden_dim),
-            name=embedding_name,
-        ),
-        "target_position": PositionalEncoding(
-            max_target_length, mode=position_mode, name="target_position"
-        ),
-        "target_dropout": keras.layers.Dropout(dropout, name="target_dropout"),
-        "decoder_layers": [
-            TransformerDecoder(**block, name=f"decoder_layer_{i}") for i in range(num_layers)
-        ],
-        "decoder_norm": keras.layers.LayerNormalization(name="decoder_norm", epsilon=1e-5)
-        if normalize_first
-        else None,
-        "output_dense": None
-        if tie_output_embedding
-        else keras.layers.Dense(target_vocabulary, name="output_dense"),
-    }
-
-
-def embed_tokens(layers, side, token_ids, start_index=0):
-    """Token embedding times `sqrt(d)`, plus positions, then dropout: `(B, T, D)`."""
-    x = layers[f"{side}_embedding"](token_ids)  # (B, T, D)
-    x = x * ops.cast(math.sqrt(x.shape[-1]), x.dtype)
-    x = layers[f"{side}_position"](x, start_index=start_index)
-    return layers[f"{side}_dropout"](x)
-
-
-def _run_encoder(layers, source_ids, source_mask):
-    x = embed_tokens(layers, "source", source_ids)
-    for block in layers["encoder_layers"]:
-        x = block(x, padding_mask=source_mask)
-    if layers["encoder_norm"] is not None:
-        x = layers["encoder_norm"](x)
-    return x  # (B, S, D)
-
-
-def start_decoding(decoder_layers, encoded, cache_length):
-    """`(cross, state)`: every block's cross-attention keys and values of
-    `encoded` `(B, S, D)`, and its empty self-attention cache of `cache_length`
-    positions, as flat tuples (two tensors per block)."""
-    cross, state = [], []
-    batch = ops.shape(encoded)[0]
-    for block in decoder_layers:
-        cross.extend(block.precompute_cross(encoded))
-        state.extend(block.empty_cache(batch, cache_length))
-    return tuple(cross), tuple(state)
-
-
-def decoding_step(layers, token_ids, state, cross, index, source_mask=None):
-    """One cached decoder step over `build_decoder_layers()`'s `layers`.
-
-    Embeds `token_ids` `(B,)` at position `index`, runs every decoder block's
-    `step()` against its cache in `state` and its keys and values in `cross`
-    (from `start_decoding()`), and returns `(logits (B, V), new state, maps)`,
-    `maps` holding each block's cross-attention `(B, h, S)`.
-    """
-    token_ids = ops.expand_dims(ops.convert_to_tensor(token_ids, dtype="int32"), 1)  # (B, 1)
-    x = embed_tokens(layers, "target", token_ids, start_index=index)  # (B, 1, D)
-    new_state, maps = [], []
-    for i, block in enumerate(layers["decoder_layers"]):
-        pair = slice(2 * i, 2 * i + 2)
-        x, cache, attention = block.step(x, state[pair], cross[pair], index, source_mask)
-        new_state.extend(cache)
-        maps.append(attention)  # (B, h, S)
-    return decoder_logits(layers, x)[:, 0], tuple(new_state), maps  # logits: (B, V)
-
-
-def decoder_logits(layers, x):
-    if layers["decoder_norm"] is not None:
-        x = layers["decoder_norm"](x)
-    if layers["output_dense"] is None:
-        return layers["target_embedding"](x, reverse=True)  # (B, T, V)
-    return layers["output_dense"](x)  # (B, T, V)

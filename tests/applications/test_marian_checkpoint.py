@@ -1,0 +1,168 @@
+"""TransformerSeq2Seq.from_pretrained on a MarianMT directory, against transformers itself.
+
+The directory is built here (no network): two SentencePiece unigram models,
+`vocab.json`, `tokenizer_config.json` and a tiny `MarianMTModel`
+(`tests/applications/marian_reference.py`). transformers and torch are the
+independent reference; the loader itself uses neither.
+"""
+
+import json
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+from keras_seqattn.applications import TransformerSeq2Seq
+from keras_seqattn.text import MarianTokenizer
+from tests.applications.marian_reference import (
+    SOURCE_SENTENCES,
+    make_marian_directory,
+    reference_logits,
+)
+
+transformers = pytest.importorskip("transformers")
+torch = pytest.importorskip("torch")
+
+# A character of neither language ("€") and an empty source among them.
+TEXTS = SOURCE_SENTENCES + ["two hundred", "nine hundred and ninety-nine", "", "zero €"]
+MAX_NEW_TOKENS = 12
+
+
+@pytest.fixture(scope="module")
+def marian_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("opus-mt-tiny")
+    make_marian_directory(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(marian_dir):
+    tokenizer = transformers.MarianTokenizer.from_pretrained(marian_dir)
+    model = transformers.MarianMTModel.from_pretrained(marian_dir).eval()
+    return tokenizer, model
+
+
+@pytest.fixture(scope="module")
+def model(marian_dir):
+    return TransformerSeq2Seq.from_pretrained(
+        marian_dir, max_source_length=32, max_target_length=32
+    )
+
+
+def _generate(reference, texts, **settings):
+    tokenizer, hf_model = reference
+    batch = tokenizer(texts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        out = hf_model.generate(**batch, do_sample=False, max_new_tokens=MAX_NEW_TOKENS, **settings)
+    return out.numpy(), tokenizer.batch_decode(out, skip_special_tokens=True)
+
+
+def _assert_same_ids(ours, theirs, pad_id):
+    """transformers' ids start with the decoder start and end at the batch's longest row."""
+    theirs = theirs[:, 1:]
+    np.testing.assert_array_equal(ours[:, : theirs.shape[1]], theirs)
+    assert (ours[:, theirs.shape[1] :] == pad_id).all()
+
+
+def test_source_ids_equal_marian_tokenizer(model, reference):
+    tokenizer, _ = reference
+    theirs = tokenizer(TEXTS, return_tensors="np", padding=True)["input_ids"]
+    ours = model.tokenize_sources(TEXTS)
+    np.testing.assert_array_equal(ours, theirs)
+    assert model.source_tokenizer.oov_id in ours[-1]  # "€" is in no piece
+    assert model.target_tokenizer.start_id == reference[1].config.decoder_start_token_id
+
+
+def test_logits_equal_transformers(model, reference):
+    _, hf_model = reference
+    tokenizer = model.target_tokenizer
+    source_ids = model.tokenize_sources(TEXTS)
+    targets = np.random.default_rng(0).integers(0, tokenizer.vocabulary_size, (len(TEXTS), 9))
+    targets[:, 0] = tokenizer.start_id
+    theirs = reference_logits(hf_model, source_ids, targets, tokenizer.pad_id)
+    ours = model.predict_on_batch({"source_ids": source_ids, "target_ids": targets.astype("int32")})
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ours), theirs, atol=1e-4, rtol=0)
+
+
+def test_greedy_translation_equals_generate(model, reference):
+    ids, texts = _generate(reference, TEXTS, num_beams=1)
+    result = model.translate(TEXTS, max_length=MAX_NEW_TOKENS)
+    _assert_same_ids(result.ids, ids, model.target_tokenizer.pad_id)
+    assert result.text == texts
+
+
+@pytest.mark.parametrize(
+    "num_beams, length_penalty, early_stopping",
+    [(4, 1.0, False), (3, 0.6, True), (4, 2.0, "never")],
+)
+def test_beam_translation_equals_generate(
+    model, reference, marian_dir, num_beams, length_penalty, early_stopping
+):
+    settings = dict(num_beams=num_beams, length_penalty=length_penalty)
+    ids, texts = _generate(reference, TEXTS, early_stopping=early_stopping, **settings)
+    if early_stopping is not False:
+        config = model.get_config()
+        config["generation_options"]["early_stopping"] = early_stopping
+        model = TransformerSeq2Seq.from_config(config)
+        model.set_weights(TransformerSeq2Seq.from_pretrained(marian_dir, 32, 32).get_weights())
+    result = model.translate(
+        TEXTS, max_length=MAX_NEW_TOKENS, beam_width=num_beams, length_penalty=length_penalty
+    )
+    _assert_same_ids(result.ids, ids, model.target_tokenizer.pad_id)
+    assert result.text == texts
+
+
+def test_checkpoint_generation_settings(model):
+    options = model.generation_options
+    assert options["suppressed_ids"] == (model.target_tokenizer.pad_id,)
+    assert options["force_stop_at_end"] and options["finished_beams"] == "apart"
+    assert model.generation_config == {"num_beams": 4, "length_penalty": 1.0, "max_length": 63}
+
+
+def test_config_round_trip_and_keras_file(model, tmp_path):
+    config = model.get_config()
+    rebuilt = TransformerSeq2Seq.from_config(config)
+    assert rebuilt.get_config() == config
+    assert isinstance(rebuilt.source_tokenizer, MarianTokenizer)
+    model.save(tmp_path / "marian.keras")
+    loaded = keras.saving.load_model(tmp_path / "marian.keras")
+    expected = model.translate(TEXTS[:3], max_length=MAX_NEW_TOKENS, beam_width=2)
+    got = loaded.translate(TEXTS[:3], max_length=MAX_NEW_TOKENS, beam_width=2)
+    np.testing.assert_array_equal(got.ids, expected.ids)
+    assert got.text == expected.text
+
+
+def _edited_copy(marian_dir, tmp_path, edit, name="config.json"):
+    copy = tmp_path / "edited"
+    shutil.copytree(marian_dir, copy)
+    config = json.loads((copy / name).read_text())
+    edit(config)
+    (copy / name).write_text(json.dumps(config))
+    return copy
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c.update(normalize_before=True), "normalize_before=True"),
+        (lambda c: c.update(add_bias_logits=True), "add_bias_logits=True"),
+        (lambda c: c.update(activation_function="tanh"), "activation_function='tanh'"),
+        (lambda c: c.update(vocab_size=c["vocab_size"] + 1), "vocab_size="),
+        (lambda c: c.update(decoder_start_token_id=0), "decoder_start_token_id=0"),
+        (lambda c: c.update(decoder_layers=3), "decoder_layers=3"),
+        (lambda c: c.update(model_type="bart"), "model_type='bart'"),
+    ],
+)
+def test_unrepresentable_configs_are_refused_by_key(marian_dir, tmp_path, edit, message):
+    path = _edited_copy(marian_dir, tmp_path, edit)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        TransformerSeq2Seq.from_pretrained(path)
+
+
+def test_incomplete_directory_is_refused(marian_dir, tmp_path):
+    copy = tmp_path / "partial"
+    shutil.copytree(marian_dir, copy)
+    (copy / "target.spm").unlink()
+    with pytest.raises(ValueError, match=r"\['target.spm'\] are missing"):
+        TransformerSeq2Seq.from_pretrained(copy)
