@@ -134,6 +134,8 @@ def generate(model, inputs, settings, beam_width):
         max_length=settings["max_length"],
         beam_width=beam_width,
         length_penalty=settings["length_penalty"] if beam_width > 1 else 0.0,
+        pad_id=settings.get("pad_id", 0),
+        **_options(settings.get("options", {}), beam_width),
     )
     return {
         "ids": output.ids,
@@ -141,6 +143,13 @@ def generate(model, inputs, settings, beam_width):
         "scores": output.scores,
         "attention": output.attention,
     }
+
+
+def _options(options, beam_width):
+    """The model's generation options; greedy search takes no beam options."""
+    if beam_width > 1:
+        return dict(options)
+    return {k: v for k, v in options.items() if k not in ("finished_beams", "early_stopping")}
 
 
 def has_attention(model, spec, settings):

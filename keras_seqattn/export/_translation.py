@@ -4,7 +4,9 @@ import tensorflow as tf
 
 from keras_seqattn.export import _text_graph
 from keras_seqattn.export._client_tokenizer import source_tokenizer_files
+from keras_seqattn.export._marian import marian_translation_plan
 from keras_seqattn.export._plan import ExportPlan, generate, has_attention
+from keras_seqattn.text import MarianTokenizer
 
 
 def translation_plan(model, beam_width=4, length_penalty=0.0):
@@ -23,6 +25,9 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
       express (not BPE, or with user-defined pieces) makes `serving_default`
       `token_ids`, and a note says so.
 
+    A converted MarianMT model (`MarianTokenizer`s) gets `_marian`'s plan:
+    token ids in, text out.
+
     TFLite (`model.tflite`): `source_ids` `(1, max_source_length)` -> `ids`,
     `lengths`, `scores`; `source_vocabulary.json` and `vocabulary.json` beside,
     and what a client needs to tokenise as `translate()` does
@@ -30,6 +35,8 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
     `source_tokenizer.model`).
     """
     source, target = model.source_tokenizer, model.target_tokenizer
+    if isinstance(source, MarianTokenizer):
+        return marian_translation_plan(model, beam_width, length_penalty)
     settings = dict(
         start_id=target.start_id,
         stop_id=target.stop_id,

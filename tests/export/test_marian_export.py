@@ -1,0 +1,96 @@
+"""A converted MarianMT model exported, served in a TensorFlow-only process and in LiteRT."""
+
+import json
+
+import numpy as np
+import pytest
+
+from keras_seqattn.applications import TransformerSeq2Seq
+from keras_seqattn.export import export_model
+from tests.applications.marian_reference import make_marian_directory
+from tests.export.export_checks import assert_builtin_ops, serve
+
+pytestmark = pytest.mark.only_backend(
+    "tensorflow", reason="exports run on the TensorFlow backend; other backends re-run it there"
+)
+pytest.importorskip("transformers")  # builds the MarianMT directory
+
+TEXTS = ["three hundred and twelve", "forty-two", "seven", "", "zero €"]
+MAX_LENGTH = 12
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("opus-mt-tiny")
+    make_marian_directory(folder)
+    model = TransformerSeq2Seq.from_pretrained(folder, max_source_length=16, max_target_length=12)
+    out = folder.parent / "export"
+    with pytest.warns(UserWarning, match="SavedModel takes token ids"):
+        export_model(model, out, tflite=True, beam_width=3, length_penalty=1.0)
+    source_ids = model.tokenize_sources(TEXTS)
+    padded = np.full((1, model.max_source_length), model.source_tokenizer.pad_id, "int32")
+    padded[0, : source_ids.shape[1]] = source_ids[0]
+    keras = {
+        "greedy": model.translate(TEXTS, max_length=MAX_LENGTH),
+        "beam": model.translate(TEXTS, max_length=MAX_LENGTH, beam_width=3, length_penalty=1.0),
+        "padded": model.generate_ids(
+            padded,
+            MAX_LENGTH,
+            start_id=model.target_tokenizer.start_id,
+            stop_id=model.target_tokenizer.stop_id,
+            pad_id=model.target_tokenizer.pad_id,
+            **model.generation_options,
+        ),
+    }
+    arrays = {"source_ids": source_ids, "padded": padded}
+    calls = [
+        ("serving_default", {"source_ids": "source_ids"}),
+        ("token_ids_beam", {"source_ids": "source_ids"}),
+        ("attention", {"source_ids": "source_ids"}),
+    ]
+    outputs, report = serve(out, arrays, calls, tflite=[("model.tflite", {"source_ids": "padded"})])
+    return dict(model=model, out=out, keras=keras, outputs=outputs, report=report)
+
+
+def test_signatures_and_files(exported):
+    signatures = exported["report"]["signatures"]
+    assert set(signatures) == {"serving_default", "token_ids", "token_ids_beam", "attention"}
+    assert signatures["serving_default"]["inputs"] == {"source_ids": ["int32", [None, None]]}
+    files = {p.name for p in exported["out"].iterdir()}
+    assert files == {
+        "saved_model",
+        "model.tflite",
+        "vocabulary.json",
+        "source_vocabulary.json",
+        "source_tokenizer.json",
+        "source_tokenizer.model",
+        "export.json",
+    }
+    info = json.loads((exported["out"] / "export.json").read_text())
+    tokenizer = exported["model"].target_tokenizer
+    assert (info["start_id"], info["stop_id"], info["pad_id"]) == (
+        tokenizer.pad_id,
+        tokenizer.stop_id,
+        tokenizer.pad_id,
+    )
+    assert info["generation_options"]["finished_beams"] == "apart"
+    assert exported["report"]["modules"] == []  # the server never imported keras_seqattn
+
+
+def test_served_ids_and_text_match_translate(exported):
+    outputs, keras = exported["outputs"], exported["keras"]
+    np.testing.assert_array_equal(outputs["0/ids"], keras["greedy"].ids)
+    assert list(outputs["0/text"]) == keras["greedy"].text
+    np.testing.assert_array_equal(outputs["1/ids"], keras["beam"].ids)
+    assert list(outputs["1/text"]) == keras["beam"].text
+    for row, attention in enumerate(keras["greedy"].attention_heads):
+        steps, _, sources = attention.shape
+        np.testing.assert_allclose(
+            outputs["2/attention"][row, :steps, :, :sources], attention, atol=1e-5
+        )
+
+
+def test_tflite_is_builtins_only_and_matches_greedy(exported):
+    report, outputs = exported["report"], exported["outputs"]
+    assert_builtin_ops(report["tflite_ops_0"])
+    np.testing.assert_array_equal(outputs["tflite_0/ids"], exported["keras"]["padded"].ids)
