@@ -4,7 +4,12 @@ Importing the package registers every layer and model with Keras serialisation
 and every embedded dataset with TFDS.
 """
 
-from keras_seqattn import (
+from keras_seqattn import _source_checkout
+
+# First: in a source checkout, `keras_seqattn.applications` is its own folder.
+_source_checkout.install(__file__)
+
+from keras_seqattn import (  # noqa: E402
     datasets,
     distribute,
     evaluation,
@@ -15,7 +20,7 @@ from keras_seqattn import (
     text,
     visualization,
 )
-from keras_seqattn.version import __version__
+from keras_seqattn.version import __version__  # noqa: E402
 
 __all__ = [
     "__version__",

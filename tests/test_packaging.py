@@ -154,3 +154,28 @@ def test_readme_quickstart_runs_as_written(tmp_path):
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@independent
+def test_a_checkout_on_pythonpath_imports_its_own_applications(tmp_path):
+    """Beside an editable install of another checkout, not that checkout's folder."""
+    import shutil
+
+    scratch = tmp_path / "scratch"
+    for name in ("keras_seqattn", "applications"):
+        shutil.copytree(REPO / name, scratch / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", scratch)
+    with open(scratch / "applications" / "__init__.py", "a") as file:
+        file.write("\nSCRATCH_CHECKOUT = True\n")
+    code = (
+        "import keras_seqattn.applications as a, keras_seqattn.applications.vit_pretrained as v\n"
+        "print(a.__file__, v.__file__, getattr(a, 'SCRATCH_CHECKOUT', False))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(scratch), KERAS_BACKEND="numpy")
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    package, module, marked = result.stdout.split()
+    assert package == str(scratch / "applications" / "__init__.py") and marked == "True"
+    assert module == str(scratch / "applications" / "vit_pretrained.py")
