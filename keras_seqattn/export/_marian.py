@@ -1,26 +1,54 @@
-"""The export plan of a converted MarianMT (OPUS-MT) model: token ids in, strings out.
+"""The export plan of a converted MarianMT (OPUS-MT) model: strings or ids in, strings out.
 
-A Marian model's sources are SentencePiece *unigram* pieces (Viterbi
-segmentation) looked up in `vocab.json`; `_sentence_piece_graph` writes only
-BPE encoding in core TensorFlow ops, so the SavedModel takes source ids and the
-client tokenises: with the `sentencepiece` package and the files written here
-(`source_tokenizer.model`, `source_vocabulary.json`, `source_tokenizer.json`),
-as `serving.md`'s Marian client and `MarianTokenizer` do. Detokenisation is in
-the graph (core ops: a gather, joins and a regular expression).
+A Marian model's sources are SentencePiece *unigram* pieces looked up in
+`vocab.json`. `MarianSourceGraph` tokenises in the graph with core TensorFlow
+ops (`_unigram_graph.UnigramGraph`, Viterbi segmentation), so `serving_default`
+takes strings; detokenisation is a gather, joins and a regular expression. A
+SentencePiece model that `UnigramGraph` cannot express (byte fallback,
+user-defined pieces) makes `serving_default` take ids, with a note; the client
+then tokenises with `sentencepiece` and the files written here
+(`source_tokenizer.model`, `source_vocabulary.json`, `source_tokenizer.json`).
 """
 
 import tensorflow as tf
 
+from keras_seqattn.export._lookup import lookup_table
 from keras_seqattn.export._plan import ExportPlan, generate
 from keras_seqattn.export._sentence_piece_graph import SPACE
+from keras_seqattn.export._unigram_graph import UnigramGraph
 from keras_seqattn.text import _sentence_piece
+from keras_seqattn.text.marian_tokenizer import LANGUAGE_CODE
 
 NOTE = (
-    "MarianMT sources are SentencePiece unigram pieces, which have no core TensorFlow "
-    "version here, so the SavedModel takes token ids: `serving_default` is `token_ids` "
-    "(source_ids in; text and ids out). Tokenise on the client with `sentencepiece` and "
-    "source_tokenizer.model / source_vocabulary.json (serving.md, MarianMT client)."
+    "The source SentencePiece model has no core TensorFlow version ({error}), so the "
+    "SavedModel takes token ids: `serving_default` is `token_ids` (source_ids in; text "
+    "and ids out). Tokenise on the client with `sentencepiece` and "
+    "source_tokenizer.model / source_vocabulary.json, as MarianTokenizer does."
 )
+
+
+class MarianSourceGraph(tf.Module):
+    """Strings `(batch,)` -> source ids, as `Seq2SeqModel.tokenize_sources` with a
+    `MarianTokenizer`: a leading `>>xx<<` code as one token, the pieces'
+    `vocab.json` ids (unknown ones `<unk>`), truncated to `max_length - 1`, then
+    `</s>`, padded with `<pad>` to the longest row."""
+
+    def __init__(self, tokenizer, max_length):
+        super().__init__()
+        self.pieces = UnigramGraph(_sentence_piece.decode_proto(tokenizer.proto))
+        ids = list(range(tokenizer.vocabulary_size))
+        self.table = lookup_table(tokenizer.vocabulary, ids, tf.string, tf.int32, tokenizer.oov_id)
+        self.max_length = max_length
+        self.stop_id, self.pad_id = tokenizer.stop_id, tokenizer.pad_id
+
+    def __call__(self, texts):
+        code = tf.strings.regex_replace(texts, LANGUAGE_CODE, r"\1")  # (batch,)
+        rest = tf.strings.regex_replace(texts, LANGUAGE_CODE, r"\2")  # (batch,)
+        code = tf.ragged.boolean_mask(code[:, None], tf.not_equal(code, "")[:, None])
+        tokens = tf.concat([code, self.pieces(rest)], axis=1)  # ragged (batch, None)
+        ids = tf.ragged.map_flat_values(self.table.lookup, tokens)[:, : self.max_length - 1]
+        stop = tf.fill([tf.shape(texts)[0], 1], self.stop_id)  # (batch, 1)
+        return tf.concat([ids, stop], axis=1).to_tensor(self.pad_id)  # (batch, longest + 1)
 
 
 def marian_detokenize(ids, vocabulary, tokenizer):
@@ -42,12 +70,13 @@ def marian_detokenize(ids, vocabulary, tokenizer):
 def marian_translation_plan(model, beam_width=4, length_penalty=1.0):
     """Signatures of a `TransformerSeq2Seq` with `MarianTokenizer`s.
 
-    - `serving_default` and `token_ids`: `source_ids` int32 `(batch, S)`,
+    - `serving_default`: `text` string `(batch,)` in, tokenised in the graph
+      (`MarianSourceGraph`) -> `text`, `ids`, `lengths`, `scores` (greedy);
+      `beam` likewise with beam search as the model's `generation_options`
+      say (Hugging Face's, for a converted model).
+    - `token_ids` and `token_ids_beam`: `source_ids` int32 `(batch, S)`,
       `S <= max_source_length`, each row the pieces' ids, `</s>` then `<pad>`
-      (as `MarianTokenizer(texts, add_stop=True)`) -> `text`, `ids`,
-      `lengths`, `scores` (greedy).
-    - `token_ids_beam` (when `beam_width > 1`): beam search as the model's
-      `generation_options` say (Hugging Face's, for a converted model).
+      (as `MarianTokenizer(texts, add_stop=True)`), and the same outputs.
     - `attention`: as `token_ids`, plus the last decoder block's
       cross-attention `(batch, L, heads, S)`.
 
@@ -100,8 +129,27 @@ def marian_translation_plan(model, beam_width=4, length_penalty=1.0):
         outputs = generate(model, source_ids, settings, 1)
         return {key: outputs[key] for key in ("ids", "lengths", "scores")}
 
-    plan = ExportPlan(notes=[NOTE])
-    plan.endpoints.append(("serving_default", serve_ids, [ids_spec]))
+    plan = ExportPlan()
+    try:
+        tokenize = MarianSourceGraph(source, model.max_source_length)
+    except ValueError as error:
+        tokenize = None
+        plan.notes.append(NOTE.format(error=error))
+    if tokenize is not None:
+        plan.trackables.append(tokenize)
+        text_spec = tf.TensorSpec((None,), tf.string, name="text")
+
+        def serve_text(text):
+            return translations(tokenize(text), 1)
+
+        def serve_text_beam(text):
+            return translations(tokenize(text), beam_width)
+
+        plan.endpoints.append(("serving_default", serve_text, [text_spec]))
+        if beam_width > 1:
+            plan.endpoints.append(("beam", serve_text_beam, [text_spec]))
+    else:
+        plan.endpoints.append(("serving_default", serve_ids, [ids_spec]))
     plan.endpoints.append(("token_ids", serve_ids, [ids_spec]))
     if beam_width > 1:
         plan.endpoints.append(("token_ids_beam", serve_ids_beam, [ids_spec]))

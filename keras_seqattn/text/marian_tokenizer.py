@@ -12,7 +12,7 @@ from keras_seqattn.text import _sentence_piece
 from keras_seqattn.text._arguments import as_string_tensor, check_length
 
 # A target-language code that multilingual OPUS-MT models take in front of the text.
-_LANGUAGE_CODE = r"(?s)^(>>.*?<<)?(.*)$"
+LANGUAGE_CODE = r"(?s)^(>>.*?<<)?(.*)$"
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
@@ -144,8 +144,8 @@ class MarianTokenizer(keras.layers.Layer):
 
     def tokenize_pieces(self, texts):
         """`(batch,)` strings -> ragged `(batch, None)` piece strings (code first)."""
-        code = tf.strings.regex_replace(texts, _LANGUAGE_CODE, r"\1")  # (batch,)
-        rest = tf.strings.regex_replace(texts, _LANGUAGE_CODE, r"\2")  # (batch,)
+        code = tf.strings.regex_replace(texts, LANGUAGE_CODE, r"\1")  # (batch,)
+        rest = tf.strings.regex_replace(texts, LANGUAGE_CODE, r"\2")  # (batch,)
         tokenizer = keras_hub.tokenizers.SentencePieceTokenizer(
             proto=self._proto_bytes, dtype="string"
         )

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.only_backend(
 )
 pytest.importorskip("transformers")  # builds the MarianMT directory
 
-TEXTS = ["three hundred and twelve", "forty-two", "seven", "", "zero €"]
+# An unknown character, a language code (multilingual OPUS-MT models) and an empty text.
+TEXTS = ["three hundred and twelve", "forty-two", ">>de<< seven", "", "zero €", "  Ｔｗｏ  ﬁve "]
 MAX_LENGTH = 12
 
 
@@ -25,12 +26,12 @@ def exported(tmp_path_factory):
     make_marian_directory(folder)
     model = TransformerSeq2Seq.from_pretrained(folder, max_source_length=16, max_target_length=12)
     out = folder.parent / "export"
-    with pytest.warns(UserWarning, match="SavedModel takes token ids"):
-        export_model(model, out, tflite=True, beam_width=3, length_penalty=1.0)
+    export_model(model, out, tflite=True, beam_width=3, length_penalty=1.0)
     source_ids = model.tokenize_sources(TEXTS)
     padded = np.full((1, model.max_source_length), model.source_tokenizer.pad_id, "int32")
     padded[0, : source_ids.shape[1]] = source_ids[0]
     keras = {
+        "source_ids": source_ids,
         "greedy": model.translate(TEXTS, max_length=MAX_LENGTH),
         "beam": model.translate(TEXTS, max_length=MAX_LENGTH, beam_width=3, length_penalty=1.0),
         "padded": model.generate_ids(
@@ -42,11 +43,13 @@ def exported(tmp_path_factory):
             **model.generation_options,
         ),
     }
-    arrays = {"source_ids": source_ids, "padded": padded}
+    arrays = {"texts": np.array(TEXTS), "source_ids": source_ids, "padded": padded}
     calls = [
-        ("serving_default", {"source_ids": "source_ids"}),
-        ("token_ids_beam", {"source_ids": "source_ids"}),
+        ("serving_default", {"text": "texts"}),
+        ("beam", {"text": "texts"}),
         ("attention", {"source_ids": "source_ids"}),
+        ("token_ids", {"source_ids": "source_ids"}),
+        ("token_ids_beam", {"source_ids": "source_ids"}),
     ]
     outputs, report = serve(out, arrays, calls, tflite=[("model.tflite", {"source_ids": "padded"})])
     return dict(model=model, out=out, keras=keras, outputs=outputs, report=report)
@@ -54,8 +57,15 @@ def exported(tmp_path_factory):
 
 def test_signatures_and_files(exported):
     signatures = exported["report"]["signatures"]
-    assert set(signatures) == {"serving_default", "token_ids", "token_ids_beam", "attention"}
-    assert signatures["serving_default"]["inputs"] == {"source_ids": ["int32", [None, None]]}
+    assert set(signatures) == {
+        "serving_default",
+        "beam",
+        "token_ids",
+        "token_ids_beam",
+        "attention",
+    }
+    assert signatures["serving_default"]["inputs"] == {"text": ["string", [None]]}
+    assert signatures["token_ids"]["inputs"] == {"source_ids": ["int32", [None, None]]}
     files = {p.name for p in exported["out"].iterdir()}
     assert files == {
         "saved_model",
@@ -77,12 +87,15 @@ def test_signatures_and_files(exported):
     assert exported["report"]["modules"] == []  # the server never imported keras_seqattn
 
 
-def test_served_ids_and_text_match_translate(exported):
+def test_strings_in_strings_out_match_translate(exported):
     outputs, keras = exported["outputs"], exported["keras"]
+    assert exported["model"].source_tokenizer.oov_id in exported["keras"]["source_ids"]
     np.testing.assert_array_equal(outputs["0/ids"], keras["greedy"].ids)
     assert list(outputs["0/text"]) == keras["greedy"].text
     np.testing.assert_array_equal(outputs["1/ids"], keras["beam"].ids)
     assert list(outputs["1/text"]) == keras["beam"].text
+    np.testing.assert_array_equal(outputs["3/ids"], keras["greedy"].ids)
+    np.testing.assert_array_equal(outputs["4/ids"], keras["beam"].ids)
     for row, attention in enumerate(keras["greedy"].attention_heads):
         steps, _, sources = attention.shape
         np.testing.assert_allclose(
