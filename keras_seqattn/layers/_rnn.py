@@ -74,10 +74,23 @@ def cell_step(rnn, inputs, state, training=None):
 
 
 class RNNDecoderBase(keras.layers.Layer):
-    """Embedding, GRU/LSTM and output projection shared by the two RNN decoders.
+    """The RNN decoders' embedding, GRU/LSTM, output projection and time loop.
 
-    Subclasses add how the context vector is obtained; the output logits always
-    read the new state and the step's context: `logits = W_o [s_t; c_t]`.
+    A decoder says only what is particular to it:
+
+    - its wiring, by the widths it gives `_build_rnn_parts(context_dim,
+      rnn_input_dim, readout_dim)`: by default the RNN reads `[E y_{t-1}; c]`
+      and the logits `W_o [s_t; c_t]` (Bahdanau's and Cho's wiring);
+    - its step, `recur(embedded, state, extra) -> (new_state, new_extra,
+      readout_parts, weights)`, which `_teacher_forcing()` runs over the whole
+      target inside `keras.ops.scan` (so training and generation share one code
+      path) and `step()` of the subclass runs once per generated token; `extra`
+      is what a decoder carries besides the RNN state (Luong's attentional
+      state for input feeding), `readout_parts` what `_readout()` turns into
+      logits, concatenated, after the loop (one matmul over all steps).
+
+    `context_dim` is the width of the context (or the attended values) the
+    decoder was built for, checked on every call.
     """
 
     def __init__(
@@ -91,8 +104,13 @@ class RNNDecoderBase(keras.layers.Layer):
         self.rnn_type = rnn_type
         self.dropout = dropout
 
-    def _build_rnn_parts(self, context_dim):
-        self._context_dim = context_dim
+    def _build_rnn_parts(self, context_dim, rnn_input_dim=None, readout_dim=None):
+        """`embedding`, `rnn` and `output_dense`, for a context of `context_dim`.
+
+        `rnn_input_dim` defaults to `embedding_dim + context_dim` (`[E y; c]`),
+        `readout_dim` to `units + context_dim` (`[s_t; c_t]`).
+        """
+        self.context_dim = context_dim
         self.embedding = keras.layers.Embedding(
             self.vocabulary_size,
             self.embedding_dim,
@@ -102,11 +120,11 @@ class RNNDecoderBase(keras.layers.Layer):
         self.embedding.build((None, None))
         self.embedding_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.rnn = make_rnn(self.rnn_type, self.units, self.rnn_type, self.dtype_policy)
-        self.rnn.build((None, None, self.embedding_dim + context_dim))
+        self.rnn.build((None, None, rnn_input_dim or self.embedding_dim + context_dim))
         self.output_dense = keras.layers.Dense(
             self.vocabulary_size, name="output_dense", dtype=self.dtype_policy
         )
-        self.output_dense.build((None, self.units + context_dim))
+        self.output_dense.build((None, readout_dim or self.units + context_dim))
 
     def _check_state(self, state):
         expected = num_states(self.rnn_type)
@@ -130,10 +148,45 @@ class RNNDecoderBase(keras.layers.Layer):
         layout = "(batch, context_dim)" if context_rank == 2 else "(batch, S, value_dim)"
         check_rank(context_name, context, context_rank, layout)
         what = "context_dim" if context_rank == 2 else "value_dim"
-        check_dim(context_name, context, -1, self._context_dim, what)
+        check_dim(context_name, context, -1, self.context_dim, what)
 
-    def _logits(self, rnn_output, context):
-        return self.output_dense(ops.concatenate([rnn_output, context], axis=-1))
+    def _readout(self, *parts):
+        """Logits `W_o [part_1; part_2; ...]` of one step `(batch, ...)` or all."""
+        if len(parts) == 1:
+            return self.output_dense(parts[0])
+        return self.output_dense(ops.concatenate(parts, axis=-1))
+
+    def _teacher_forcing(self, token_ids, state, extra, recur, readout_dims, length, training):
+        """Logits `(batch, T, V)` and weights `(batch, T, S)` of `recur` over `token_ids`.
+
+        Only what depends on the previous step runs in the loop. Keras's
+        TensorFlow `scan` needs each step's output to have the carry's
+        structure, so the readout parts and the weights ride in the carry and the
+        stacked carries are the outputs.
+
+        Args:
+            token_ids: int `(batch, T)`, the decoder inputs.
+            state: the RNN's initial state tuple.
+            extra: tuple of `(batch, ...)` tensors `recur` carries besides it.
+            recur: the decoder's step (see the class docstring).
+            readout_dims: the widths of `recur`'s readout parts.
+            length: `S`, the attended positions (the weights' last axis).
+        """
+        x = self.embedding_dropout(self.embedding(token_ids), training=training)
+        time_major = ops.transpose(x, (1, 0, 2))  # (T, batch, embedding_dim)
+        batch = ops.shape(token_ids)[0]
+        zeros = tuple(ops.zeros((batch, dim), dtype=x.dtype) for dim in readout_dims)
+        carry = (state, extra, zeros, ops.zeros((batch, 1, length), dtype=x.dtype))
+
+        def scan_step(carry, embedded):
+            new_state, new_extra, parts, weights = recur(embedded, carry[0], carry[1])
+            new_carry = (new_state, new_extra, tuple(parts), ops.cast(weights, x.dtype))
+            return new_carry, new_carry
+
+        _, (_, _, parts, weights) = ops.scan(scan_step, carry, time_major)
+        logits = self._readout(*parts)  # (T, batch, V)
+        # (T, batch, V) and (T, batch, 1, S) back to batch-major.
+        return ops.transpose(logits, (1, 0, 2)), ops.transpose(weights[:, :, 0], (1, 0, 2))
 
     def get_config(self):
         config = super().get_config()

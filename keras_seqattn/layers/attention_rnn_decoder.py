@@ -141,13 +141,13 @@ class AttentionRNNDecoder(RNNDecoderBase):
         """
         state = self._check_state(state)
         values, keys, padding_mask = self.attention.prepare(values, keys, padding_mask)
-        output, context, new_state, weights = self._recur(
-            self.embedding(token_ids), state, values, keys, padding_mask, training
+        new_state, _, parts, weights = self._recur(
+            self.embedding(token_ids), state, (), values, keys, padding_mask, training
         )
-        return self._logits(output, context), new_state, ops.squeeze(weights, 1)
+        return self._readout(*parts), new_state, ops.squeeze(weights, 1)
 
-    def _recur(self, embedded, state, values, keys, padding_mask, training):
-        """Steps 1-3 on prepared `values`/`keys`: `(s_t, c_t, state, a_t (batch, 1, S))`."""
+    def _recur(self, embedded, state, extra, values, keys, padding_mask, training):
+        """Steps 1-3 on prepared `values`/`keys`: `(state, (), (s_t, c_t), a_t (batch, 1, S))`."""
         query = ops.expand_dims(state[0], 1)  # (batch, 1, units)
         context, weights = self.attention.attend(
             query, values, keys, padding_mask, training=training
@@ -161,39 +161,24 @@ class AttentionRNNDecoder(RNNDecoderBase):
             state,
             training=training,
         )
-        return output, context, new_state, weights
+        return new_state, extra, (output, context), weights
 
     def call(self, token_ids, initial_state, values, padding_mask=None, training=None):
         self._check_inputs(token_ids, "values", values, context_rank=3)
         state = self._check_state(initial_state)
         # Checked, projected and padding zeroed once, not at every step.
         values, keys, padding_mask = self.attention.prepare(values, None, padding_mask)
-        x = self.embedding_dropout(self.embedding(token_ids), training=training)
-        time_major = ops.transpose(x, (1, 0, 2))  # (T, batch, embedding_dim)
-
-        # Only what depends on s_{t-1} runs in the loop: the logits W_o [s_t; c_t]
-        # are one matmul over all steps after it. Keras's TensorFlow `scan` needs
-        # each step's output to have the carry's structure, so s_t, c_t and a_t
-        # ride in the carry and the stacked carries are the outputs.
-        batch, length = ops.shape(token_ids)[0], ops.shape(values)[1]
-        carry = (
+        return self._teacher_forcing(
+            token_ids,
             state,
-            ops.zeros((batch, self.units), dtype=x.dtype),
-            ops.zeros((batch, values.shape[-1]), dtype=x.dtype),
-            ops.zeros((batch, 1, length), dtype=x.dtype),
+            (),
+            lambda embedded, state, extra: self._recur(
+                embedded, state, extra, values, keys, padding_mask, training
+            ),
+            (self.units, values.shape[-1]),
+            ops.shape(values)[1],
+            training,
         )
-
-        def scan_step(carry, embedded):
-            output, context, new_state, weights = self._recur(
-                embedded, carry[0], values, keys, padding_mask, training
-            )
-            new_carry = (new_state, output, context, ops.cast(weights, x.dtype))
-            return new_carry, new_carry
-
-        _, (_, outputs, contexts, weights) = ops.scan(scan_step, carry, time_major)
-        logits = self._logits(outputs, contexts)  # (T, batch, V)
-        # (T, batch, V) and (T, batch, 1, S) back to batch-major.
-        return ops.transpose(logits, (1, 0, 2)), ops.transpose(weights[:, :, 0], (1, 0, 2))
 
     def compute_output_shape(
         self, token_ids_shape, initial_state_shape=None, values_shape=None, padding_mask_shape=None

@@ -69,7 +69,7 @@ class ContextRNNDecoder(RNNDecoderBase):
             initial_state=list(state),
             training=training,
         )  # (batch, T, units)
-        return self._logits(outputs, repeated)
+        return self._readout(outputs, repeated)
 
     def step(self, token_ids, state, context, training=None):
         """One decoder step.
@@ -87,7 +87,7 @@ class ContextRNNDecoder(RNNDecoderBase):
         output, new_state = cell_step(
             self.rnn, ops.concatenate([x, context], axis=-1), state, training=training
         )
-        return self._logits(output, context), new_state
+        return self._readout(output, context), new_state
 
     def compute_output_shape(self, token_ids_shape, initial_state_shape=None, context_shape=None):
         return tuple(token_ids_shape) + (self.vocabulary_size,)
