@@ -75,6 +75,22 @@ def load_marian(path, max_source_length=None, max_target_length=None, model_clas
         The model, its tokenizers `MarianTokenizer`s of the two SentencePiece
         models, and `model.generation_config` the checkpoint's generation
         settings (`num_beams`, `length_penalty`, `max_length`) as a dict.
+
+    Example:
+
+    ```python
+    from huggingface_hub import snapshot_download
+
+    path = snapshot_download("Helsinki-NLP/opus-mt-en-de")
+    model = TransformerSeq2Seq.from_pretrained(path)
+    settings = model.generation_config  # what generate() uses by default
+    result = model.translate(
+        ["I am a small frog."],
+        beam_width=settings["num_beams"],
+        length_penalty=settings["length_penalty"],
+    )
+    result.text  # as MarianTokenizer.decode(model.generate(...), skip_special_tokens=True)
+    ```
     """
     from safetensors.numpy import load_file
 

@@ -13,13 +13,12 @@ then tokenises with `sentencepiece` and the files written here
 import tensorflow as tf
 
 from keras_seqattn.export._lookup import lookup_table
-from keras_seqattn.export._plan import ExportPlan, generate
 from keras_seqattn.export._sentence_piece_graph import SPACE
 from keras_seqattn.export._unigram_graph import UnigramGraph
 from keras_seqattn.text import _sentence_piece
 from keras_seqattn.text.marian_tokenizer import LANGUAGE_CODE
 
-NOTE = (
+MARIAN_NOTE = (
     "The source SentencePiece model has no core TensorFlow version ({error}), so the "
     "SavedModel takes token ids: `serving_default` is `token_ids` (source_ids in; text "
     "and ids out). Tokenise on the client with `sentencepiece` and "
@@ -67,123 +66,35 @@ def marian_detokenize(ids, vocabulary, tokenizer):
     return tf.strings.strip(text)
 
 
-def marian_translation_plan(model, beam_width=4, length_penalty=1.0):
-    """Signatures of a `TransformerSeq2Seq` with `MarianTokenizer`s.
+def marian_files(model):
+    """`(files, export.json details)` of a model with `MarianTokenizer`s.
 
-    - `serving_default`: `text` string `(batch,)` in, tokenised in the graph
-      (`MarianSourceGraph`) -> `text`, `ids`, `lengths`, `scores` (greedy);
-      `beam` likewise with beam search as the model's `generation_options`
-      say (Hugging Face's, for a converted model).
-    - `token_ids` and `token_ids_beam`: `source_ids` int32 `(batch, S)`,
-      `S <= max_source_length`, each row the pieces' ids, `</s>` then `<pad>`
-      (as `MarianTokenizer(texts, add_stop=True)`), and the same outputs.
-    - `attention`: as `token_ids`, plus the last decoder block's
-      cross-attention `(batch, L, heads, S)`.
-
-    TFLite (`model.tflite`): `source_ids` `(1, max_source_length)` -> `ids`,
-    `lengths`, `scores`, greedy.
+    The files are what a client needs to tokenise as `MarianTokenizer` does,
+    with `sentencepiece` (the LiteRT model, and a SavedModel without strings
+    in, take ids): `source_tokenizer.model` (the source SentencePiece model)
+    and `source_tokenizer.json` (special ids, the language-code rule);
+    `source_vocabulary.json` maps the pieces to ids.
     """
     source, target = model.source_tokenizer, model.target_tokenizer
-    settings = dict(
-        start_id=target.start_id,
-        stop_id=target.stop_id,
-        max_length=model.max_target_length,
-        length_penalty=length_penalty,
-        pad_id=target.pad_id,
-        options=model.generation_options,
-    )
-    ids_spec = tf.TensorSpec((None, None), tf.int32, name="source_ids")
-    vocabulary = tf.constant(target.vocabulary)
-
-    def translations(source_ids, beam, with_attention=False):
-        positions = tf.shape(source_ids)[1]
-        checks = [
-            tf.debugging.assert_less_equal(
-                positions,
-                model.max_source_length,
-                message=f"source_ids has more than max_source_length={model.max_source_length} "
-                "positions",
-            ),
-            tf.debugging.assert_positive(
-                positions, message="source_ids must have at least 1 position (the </s>)"
-            ),
-        ]
-        with tf.control_dependencies(checks):
-            source_ids = tf.identity(source_ids)
-        outputs = generate(model, source_ids, settings, beam)
-        outputs["text"] = marian_detokenize(outputs["ids"], vocabulary, target)
-        if not with_attention:
-            del outputs["attention"]
-        return outputs
-
-    def serve_ids(source_ids):
-        return translations(source_ids, 1)
-
-    def serve_ids_beam(source_ids):
-        return translations(source_ids, beam_width)
-
-    def serve_attention(source_ids):
-        return translations(source_ids, 1, with_attention=True)
-
-    def ids_only(source_ids):
-        outputs = generate(model, source_ids, settings, 1)
-        return {key: outputs[key] for key in ("ids", "lengths", "scores")}
-
-    plan = ExportPlan()
-    try:
-        tokenize = MarianSourceGraph(source, model.max_source_length)
-    except ValueError as error:
-        tokenize = None
-        plan.notes.append(NOTE.format(error=error))
-    if tokenize is not None:
-        plan.trackables.append(tokenize)
-        text_spec = tf.TensorSpec((None,), tf.string, name="text")
-
-        def serve_text(text):
-            return translations(tokenize(text), 1)
-
-        def serve_text_beam(text):
-            return translations(tokenize(text), beam_width)
-
-        plan.endpoints.append(("serving_default", serve_text, [text_spec]))
-        if beam_width > 1:
-            plan.endpoints.append(("beam", serve_text_beam, [text_spec]))
-    else:
-        plan.endpoints.append(("serving_default", serve_ids, [ids_spec]))
-    plan.endpoints.append(("token_ids", serve_ids, [ids_spec]))
-    if beam_width > 1:
-        plan.endpoints.append(("token_ids_beam", serve_ids_beam, [ids_spec]))
-    plan.endpoints.append(("attention", serve_attention, [ids_spec]))
-    tflite_spec = tf.TensorSpec((1, model.max_source_length), tf.int32, name="source_ids")
-    plan.tflite.append(("model.tflite", ids_only, [tflite_spec]))
-    plan.id_limits["source_ids"] = source.vocabulary_size
-    plan.files["vocabulary.json"] = list(target.vocabulary)
-    plan.files["source_vocabulary.json"] = list(source.vocabulary)
-    plan.files["source_tokenizer.model"] = _sentence_piece.decode_proto(source.proto)
-    plan.files["source_tokenizer.json"] = {
-        "mode": "marian",
-        "max_length": model.max_source_length,
-        "sentence_piece_model": "source_tokenizer.model",
-        "unknown_id": source.oov_id,
-        "stop_id": source.stop_id,
-        "pad_id": source.pad_id,
-        "language_code": "a leading '>>xx<<' is one token, looked up as it is",
+    files = {
+        "source_tokenizer.model": _sentence_piece.decode_proto(source.proto),
+        "source_tokenizer.json": {
+            "mode": "marian",
+            "max_length": model.max_source_length,
+            "sentence_piece_model": "source_tokenizer.model",
+            "unknown_id": source.oov_id,
+            "stop_id": source.stop_id,
+            "pad_id": source.pad_id,
+            "language_code": "a leading '>>xx<<' is one token, looked up as it is",
+        },
     }
-    plan.files["export.json"] = {
-        "family": "translation",
+    details = {
         "source_mode": "marian",
         "target_mode": "marian",
-        "max_source_length": model.max_source_length,
-        "max_length": model.max_target_length,
-        "start_id": target.start_id,
-        "stop_id": target.stop_id,
         "pad_id": target.pad_id,
-        "beam_width": beam_width,
-        "length_penalty": length_penalty,
         "generation_options": {
             key: list(value) if isinstance(value, tuple) else value
             for key, value in model.generation_options.items()
         },
-        "signatures": [name for name, _, _ in plan.endpoints],
     }
-    return plan
+    return files, details

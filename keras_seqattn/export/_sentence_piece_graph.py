@@ -86,13 +86,7 @@ class SentencePieceGraph(tf.Module):
         return self._ids(words.with_flat_values(symbols).merge_dims(1, 2))
 
     def _normalized(self, texts):
-        """Normalised text with a space before every word, `▁` not yet written."""
-        texts = self.normalize(texts)
-        texts = tf.strings.regex_replace(texts, " +", " ")
-        texts = tf.strings.regex_replace(texts, "^ | $", "")
-        texts = tf.where(tf.equal(texts, ""), "", tf.strings.join([" ", texts]))
-        # Words start at spaces, and at `▁`s the text brought with it.
-        return tf.strings.regex_replace(texts, f" |{SPACE}", f" {SPACE}")
+        return normalized_words(texts, self.normalize)
 
     def _ids(self, codes):
         """Ragged codes `(batch, None)` -> ids; a run of `[UNK]`s is folded into one."""
@@ -105,6 +99,18 @@ class SentencePieceGraph(tf.Module):
         keep = tf.logical_not(tf.logical_and(unknown, after_unknown))
         ids = codes.with_flat_values(tf.where(unknown, self.unknown_id, values - 2))
         return tf.ragged.boolean_mask(ids, codes.with_flat_values(keep))
+
+
+def normalized_words(texts, normalize):
+    """`normalize`d text with ` ▁` before every word, as SentencePiece's
+    normaliser writes it (runs of spaces collapsed, the ends trimmed, a dummy
+    prefix), split at the spaces by the callers."""
+    texts = normalize(texts)
+    texts = tf.strings.regex_replace(texts, " +", " ")
+    texts = tf.strings.regex_replace(texts, "^ | $", "")
+    texts = tf.where(tf.equal(texts, ""), "", tf.strings.join([" ", texts]))
+    # Words start at spaces, and at `▁`s the text brought with it.
+    return tf.strings.regex_replace(texts, f" |{SPACE}", f" {SPACE}")
 
 
 def _parse(proto):

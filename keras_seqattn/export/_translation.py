@@ -4,7 +4,12 @@ import tensorflow as tf
 
 from keras_seqattn.export import _text_graph
 from keras_seqattn.export._client_tokenizer import source_tokenizer_files
-from keras_seqattn.export._marian import marian_translation_plan
+from keras_seqattn.export._marian import (
+    MARIAN_NOTE,
+    MarianSourceGraph,
+    marian_detokenize,
+    marian_files,
+)
 from keras_seqattn.export._plan import ExportPlan, generate, has_attention
 from keras_seqattn.text import MarianTokenizer
 
@@ -25,8 +30,10 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
       express (not BPE, or with user-defined pieces) makes `serving_default`
       `token_ids`, and a note says so.
 
-    A converted MarianMT model (`MarianTokenizer`s) gets `_marian`'s plan:
-    token ids in, text out.
+    A converted MarianMT model (`MarianTokenizer`s, `_marian`) has the same
+    signatures: its ids end in `</s>` (id 0) and are padded with `<pad>`, its
+    sources are tokenised by `MarianSourceGraph` (SentencePiece unigram in
+    core ops), its beam search follows its `generation_options`.
 
     TFLite (`model.tflite`): `source_ids` `(1, max_source_length)` -> `ids`,
     `lengths`, `scores`; `source_vocabulary.json` and `vocabulary.json` beside,
@@ -35,17 +42,27 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
     `source_tokenizer.model`).
     """
     source, target = model.source_tokenizer, model.target_tokenizer
-    if isinstance(source, MarianTokenizer):
-        return marian_translation_plan(model, beam_width, length_penalty)
+    marian = isinstance(source, MarianTokenizer)
     settings = dict(
         start_id=target.start_id,
         stop_id=target.stop_id,
         max_length=model.max_target_length,
         length_penalty=length_penalty,
+        pad_id=target.pad_id,
+        options=model.generation_options,
     )
     ids_spec = tf.TensorSpec((None, None), tf.int32, name="source_ids")
     text_spec = tf.TensorSpec((None,), tf.string, name="text")
-    vocabulary = _text_graph.graph_vocabulary(target)
+    if marian:
+        vocabulary = tf.constant(target.vocabulary)
+
+        def detokenize(ids):
+            return marian_detokenize(ids, vocabulary, target)
+    else:
+        vocabulary = _text_graph.graph_vocabulary(target)
+
+        def detokenize(ids):
+            return _text_graph.detokenize(ids, vocabulary, target.mode)
 
     def translations(source_ids, beam, with_attention=False):
         positions = tf.shape(source_ids)[1]
@@ -58,13 +75,15 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
             ),
             # A row is at least its [STOP]; none at all fails inside the encoder.
             tf.debugging.assert_positive(
-                positions, message="source_ids must have at least 1 position (the [STOP])"
+                positions,
+                message="source_ids must have at least 1 position (the "
+                f"{source.vocabulary[source.stop_id]})",
             ),
         ]
         with tf.control_dependencies(checks):
             source_ids = tf.identity(source_ids)
         outputs = generate(model, source_ids, settings, beam)
-        outputs["text"] = _text_graph.detokenize(outputs["ids"], vocabulary, target.mode)
+        outputs["text"] = detokenize(outputs["ids"])
         if not with_attention:
             del outputs["attention"]
         return outputs
@@ -84,11 +103,16 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
 
     plan = ExportPlan()
     try:
-        tokenize = _text_graph.SourceTokenizer(source, model.max_source_length)
+        if marian:
+            tokenize = MarianSourceGraph(source, model.max_source_length)
+        else:
+            tokenize = _text_graph.SourceTokenizer(source, model.max_source_length)
     except ValueError as error:
         tokenize = None
         plan.notes.append(
-            f"The source tokenizer has no core TensorFlow version ({error}), so the "
+            MARIAN_NOTE.format(error=error)
+            if marian
+            else f"The source tokenizer has no core TensorFlow version ({error}), so the "
             "SavedModel takes token ids, not strings: `serving_default` is `token_ids` "
             "(source_ids in; text and ids out). Tokenise on the client with serving.md's "
             "client (source_tokenizer.json, source_tokenizer.model)."
@@ -118,12 +142,16 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
     plan.files["vocabulary.json"] = list(target.vocabulary)
     plan.files["source_vocabulary.json"] = list(source.vocabulary)
     # LiteRT takes ids: what a client needs to tokenise as translate() does.
-    plan.files.update(source_tokenizer_files(source, model.max_source_length))
+    if marian:
+        files, details = marian_files(model)
+    else:
+        files = source_tokenizer_files(source, model.max_source_length)
+        details = {"source_mode": source.mode, "target_mode": target.mode}
+        details["lowercase"] = source.lowercase
+    plan.files.update(files)
     plan.files["export.json"] = {
         "family": "translation",
-        "source_mode": source.mode,
-        "target_mode": target.mode,
-        "lowercase": source.lowercase,
+        **details,
         "max_source_length": model.max_source_length,
         "max_length": model.max_target_length,
         "start_id": target.start_id,

@@ -30,7 +30,7 @@ from sentencepiece import sentencepiece_model_pb2
 
 from keras_seqattn.export._lookup import lookup_table
 from keras_seqattn.export._ragged import row_ids
-from keras_seqattn.export._sentence_piece_graph import SPACE, _parse
+from keras_seqattn.export._sentence_piece_graph import _parse, normalized_words
 from keras_seqattn.export._unicode_maps import CharacterMap, sentence_piece_map
 
 _UNK_PENALTY = 10.0  # kUnkPenalty in unigram_model.cc
@@ -76,12 +76,7 @@ class UnigramGraph(tf.Module):
         return words.with_flat_values(pieces).merge_dims(1, 2)  # ragged (batch, None)
 
     def _normalized(self, texts):
-        """Normalised text with a space before every `▁`-led word."""
-        texts = self.normalize(texts)
-        texts = tf.strings.regex_replace(texts, " +", " ")
-        texts = tf.strings.regex_replace(texts, "^ | $", "")
-        texts = tf.where(tf.equal(texts, ""), "", tf.strings.join([" ", texts]))
-        return tf.strings.regex_replace(texts, f" |{SPACE}", f" {SPACE}")
+        return normalized_words(texts, self.normalize)
 
     def encode_words(self, words):
         """`(words,)` strings -> ragged `(words, None)` pieces (Viterbi, unknowns folded)."""

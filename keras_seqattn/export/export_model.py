@@ -41,7 +41,8 @@ def export_model(
         `beam` and, for attention models, `attention`; captions out.
       - translation models: `serving_default` and `beam` (strings in,
         tokenised in the graph with core TensorFlow ops in every tokenizer
-        mode), `token_ids`, `token_ids_beam` and, for attention models,
+        mode, and for a converted MarianMT model's SentencePiece unigram
+        model), `token_ids`, `token_ids_beam` and, for attention models,
         `attention`.
     - `model.tflite` (with `tflite=True`): batch 1, builtin ops only, greedy
       search; images in for image models, token ids in for text models, ids out.
@@ -67,7 +68,10 @@ def export_model(
         overwrite: bool, replace an earlier export at `out`. Defaults to `False`.
         beam_width: int, the beams of the `beam` signatures; `1` leaves them
             out. Defaults to `4`.
-        length_penalty: float, GNMT length-penalty exponent of beam search.
+        length_penalty: float, GNMT length-penalty exponent of beam search
+            (the exponent of `length ** alpha` for a model whose
+            `generation_options` say `length_penalty_form="power"`, as a
+            converted MarianMT model's, whose Hugging Face default is `1.0`).
             Defaults to `0.0`.
         top_k: int, the labels the image classifier returns. Defaults to `5`.
         label_names: list of str, the name of each class (image classifier).

@@ -4,6 +4,7 @@ import collections
 
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from keras_seqattn.text import _sentence_piece
 
@@ -160,3 +161,20 @@ def as_text_list(texts):
             f"Received: texts[:3]={texts[:3]!r}"
         )
     return texts
+
+
+def id_rows(ids, vocabulary_size, stop_id, keep_stop=False):
+    """Ids `(batch, T)` or `(T,)` of any backend -> lists of ints, cut at the first
+    `stop_id` (kept with `keep_stop`); `ValueError` for other shapes, dtypes or ids."""
+    ids = np.asarray(ops.convert_to_numpy(ids) if ops.is_tensor(ids) else ids)
+    if ids.ndim not in (1, 2) or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(
+            "Expected integer ids of shape (batch, T) or (T,). "
+            f"Received: ids.shape={ids.shape}, ids.dtype={ids.dtype}"
+        )
+    if ids.size and (ids.min() < 0 or ids.max() >= vocabulary_size):
+        raise ValueError(
+            f"Ids must lie in [0, {vocabulary_size}). Received: min={ids.min()}, max={ids.max()}"
+        )
+    rows = np.atleast_2d(ids).tolist()
+    return [row[: row.index(stop_id) + keep_stop] if stop_id in row else row for row in rows]

@@ -4,12 +4,11 @@ import functools
 
 import keras
 import keras_hub
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from keras_seqattn.text import _sentence_piece
-from keras_seqattn.text._arguments import as_string_tensor, check_length
+from keras_seqattn.text._arguments import as_string_tensor, check_length, id_rows
 
 # A target-language code that multilingual OPUS-MT models take in front of the text.
 LANGUAGE_CODE = r"(?s)^(>>.*?<<)?(.*)$"
@@ -197,20 +196,8 @@ class MarianTokenizer(keras.layers.Layer):
         return self._token_ids[token]
 
     def _rows(self, ids, keep_stop=False):
-        ids = np.asarray(ops.convert_to_numpy(ids) if ops.is_tensor(ids) else ids)
-        if ids.ndim not in (1, 2) or not np.issubdtype(ids.dtype, np.integer):
-            raise ValueError(
-                "Expected integer ids of shape (batch, T) or (T,). "
-                f"Received: ids.shape={ids.shape}, ids.dtype={ids.dtype}"
-            )
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocabulary_size):
-            raise ValueError(
-                f"Ids must lie in [0, {self.vocabulary_size}). "
-                f"Received: min={ids.min()}, max={ids.max()}"
-            )
-        stop = self.stop_id
-        rows = np.atleast_2d(ids).tolist()
-        return [row[: row.index(stop) + keep_stop] if stop in row else row for row in rows]
+        """Ids as lists of python ints, one per row, cut at the first stop token."""
+        return id_rows(ids, self.vocabulary_size, self.stop_id, keep_stop)
 
     @property
     def vocabulary_size(self):

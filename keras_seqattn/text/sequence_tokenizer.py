@@ -5,7 +5,6 @@ import functools
 
 import keras
 import keras_hub
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -19,6 +18,7 @@ from keras_seqattn.text._arguments import (
     check_mode,
     check_vocabulary,
     check_vocabulary_size,
+    id_rows,
     resolve_vocabulary,
 )
 
@@ -285,20 +285,8 @@ class SequenceTokenizer(keras.layers.Layer):
         return self._token_ids[token]
 
     def _rows(self, ids, keep_stop=False):
-        """Ids as lists of python ints, one per row, cut at the first `[STOP]`."""
-        ids = np.asarray(ops.convert_to_numpy(ids) if ops.is_tensor(ids) else ids)
-        if ids.ndim not in (1, 2) or not np.issubdtype(ids.dtype, np.integer):
-            raise ValueError(
-                "Expected integer ids of shape (batch, T) or (T,). "
-                f"Received: ids.shape={ids.shape}, ids.dtype={ids.dtype}"
-            )
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocabulary_size):
-            raise ValueError(
-                f"Ids must lie in [0, {self.vocabulary_size}). "
-                f"Received: min={ids.min()}, max={ids.max()}"
-            )
-        rows = np.atleast_2d(ids).tolist()
-        return [row[: row.index(3) + keep_stop] if 3 in row else row for row in rows]
+        """Ids as lists of python ints, one per row, cut at the first stop token."""
+        return id_rows(ids, self.vocabulary_size, 3, keep_stop)
 
     @property
     def vocabulary_size(self):

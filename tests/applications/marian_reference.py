@@ -10,6 +10,7 @@ initialisation trained for 80 steps (2 s), and a random final logits bias.
 
 import io
 import json
+import warnings
 
 import numpy as np
 import sentencepiece
@@ -94,12 +95,12 @@ def make_marian_directory(path, seed=0, **config_overrides):
     config = transformers.MarianConfig(**settings)
     torch.manual_seed(seed)
     model = transformers.MarianMTModel(config)
-    _train_briefly(
-        model,
-        transformers.MarianTokenizer(
+    with warnings.catch_warnings():  # "Recommended: pip install sacremoses." (unused here)
+        warnings.simplefilter("ignore", UserWarning)
+        tokenizer = transformers.MarianTokenizer(
             str(path / "source.spm"), str(path / "target.spm"), str(path / "vocab.json")
-        ),
-    )
+        )
+    _train_briefly(model, tokenizer)
     with torch.no_grad():
         generator = torch.Generator().manual_seed(seed)
         # A random final logits bias (a buffer, untrained), so that loading it counts.

@@ -8,6 +8,7 @@ independent reference; the loader itself uses neither.
 
 import json
 import shutil
+import warnings
 
 import keras
 import numpy as np
@@ -24,8 +25,9 @@ from tests.applications.marian_reference import (
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
-# A character of neither language ("€") and an empty source among them.
-TEXTS = SOURCE_SENTENCES + ["two hundred", "nine hundred and ninety-nine", "", "zero €"]
+# A character of neither language ("€"), a target-language code of multilingual
+# OPUS-MT models (">>de<<", one token, here unknown) and an empty source among them.
+TEXTS = SOURCE_SENTENCES + ["two hundred", ">>de<< ninety-nine", "", "zero €"]
 MAX_NEW_TOKENS = 12
 
 
@@ -38,7 +40,9 @@ def marian_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(marian_dir):
-    tokenizer = transformers.MarianTokenizer.from_pretrained(marian_dir)
+    with warnings.catch_warnings():  # "Recommended: pip install sacremoses." (unused here)
+        warnings.simplefilter("ignore", UserWarning)
+        tokenizer = transformers.MarianTokenizer.from_pretrained(marian_dir)
     model = transformers.MarianMTModel.from_pretrained(marian_dir).eval()
     return tokenizer, model
 
@@ -90,6 +94,12 @@ def test_greedy_translation_equals_generate(model, reference):
     result = model.translate(TEXTS, max_length=MAX_NEW_TOKENS)
     _assert_same_ids(result.ids, ids, model.target_tokenizer.pad_id)
     assert result.text == texts
+    # The cross-attention to draw: one row per output piece, one column per source piece.
+    for attention, inputs, outputs in zip(
+        result.attention, result.input_tokens, result.output_tokens
+    ):
+        assert attention.shape == (len(outputs), len(inputs))
+        np.testing.assert_allclose(attention.sum(axis=1), 1.0, rtol=1e-5)
 
 
 @pytest.mark.parametrize(
