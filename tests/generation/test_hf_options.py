@@ -63,7 +63,8 @@ def hf_beam(model, inputs, row, max_length, k, alpha, early, suppressed=(), forc
 
 
 @pytest.mark.parametrize(
-    "beam_width, alpha, early", [(3, 1.0, False), (2, 0.6, True), (3, 2.0, "never"), (4, 0.0, False)]
+    "beam_width, alpha, early",
+    [(3, 1.0, False), (2, 0.6, True), (3, 2.0, "never"), (4, 0.0, False)],
 )
 def test_apart_beam_search_equals_a_numpy_beam_search_scorer(beam_width, alpha, early):
     model, batch, max_length = _model(), 5, 7
@@ -129,6 +130,4 @@ def test_default_options_keep_the_lecture_search():
 def test_bad_options_are_refused_by_name(options, message):
     model, inputs = _model(), random_inputs(2, VOCAB)
     with pytest.raises(ValueError, match=message):
-        generate(
-            model, inputs, start_id=START, stop_id=STOP, max_length=4, beam_width=2, **options
-        )
+        generate(model, inputs, start_id=START, stop_id=STOP, max_length=4, beam_width=2, **options)
