@@ -18,16 +18,18 @@ one found while running (an unknown dataset, a refused folder).
 
 import argparse
 import contextlib
+import dataclasses
+import importlib.metadata
 import math
 import os
 import sys
 import tempfile
 
 BACKENDS = ("tensorflow", "jax", "torch")
-TRANSLATION_MODELS = ("seq2seq-rnn", "attention-seq2seq", "transformer-seq2seq")
-IMAGE_MODELS = ("vit",)
-CAPTION_MODELS = ("rnn-captioner", "attention-captioner", "transformer-captioner")
-MODELS = TRANSLATION_MODELS + IMAGE_MODELS + CAPTION_MODELS
+# What a model does decides how it trains, and how predict, evaluate and export use it.
+TASKS = ("translation", "captioning", "classification")
+# Third-party applications register under this entry-point group (see `Application`).
+ENTRY_POINT_GROUP = "keras_seqattn.applications"
 
 
 class Parser(argparse.ArgumentParser):
@@ -78,6 +80,168 @@ POSITIVE = _number(int, minimum=1)
 NON_NEGATIVE = _number(float, minimum=0.0)
 
 
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One constructor argument of an application, as a command-line option.
+
+    `type` is an argparse type, or `bool` for an on/off flag (`store_true`);
+    a `default` of `None` passes nothing unless the option is given, so that
+    the constructor's (or the named config's) own default holds. `configs=True`
+    makes the value a key of the application module's `CONFIGS`, whose entries
+    become the constructor arguments (other options override them).
+    """
+
+    flag: str
+    argument: str
+    type: object = str
+    default: object = None
+    help: str = ""
+    choices: tuple = None
+    configs: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Application:
+    """One trainable application: the one place the CLI and loading learn of it.
+
+    Args:
+        name: the command-line name, `keras-seqattn train <name>`.
+        target: `"module:Class"`, imported only when a command runs (the grammar
+            stays free of Keras, so that `--backend` is read first).
+        task: one of `TASKS`: how it trains, and how predict, evaluate and
+            export use a saved one.
+        help: one line for `train --help`.
+        options: `Option`s, the constructor arguments `train <name>` takes.
+        finish: optional function of the argument dict, for defaults that
+            depend on other arguments.
+
+    A package of its own registers an application with an entry point in the
+    `keras_seqattn.applications` group naming an `Application` (in a module
+    that does not import Keras), e.g. in its pyproject.toml:
+
+        [project.entry-points."keras_seqattn.applications"]
+        my-seq2seq = "my_package.cli_spec:APPLICATION"
+
+    `keras-seqattn train my-seq2seq` then trains it, and `keras_seqattn.saving.
+    load_model` imports its module before loading a file of it.
+    """
+
+    name: str
+    target: str
+    task: str
+    help: str
+    options: tuple = ()
+    finish: object = None
+
+    @property
+    def class_name(self):
+        return self.target.rpartition(":")[2]
+
+
+_RNN_SIZES = (
+    Option("--embedding-dim", "embedding_dim", POSITIVE, 128, "token embedding width"),
+    Option("--hidden-dim", "hidden_dim", POSITIVE, 256, "RNN state width"),
+    Option("--rnn-type", "rnn_type", str, "gru", "recurrent cell", choices=("gru", "lstm")),
+)
+_BIDIRECTIONAL = Option("--bidirectional", "bidirectional", bool, False, "bidirectional encoder")
+_FEATURE_DIM = Option("--feature-dim", "feature_dim", POSITIVE, 128, "CNN feature width")
+
+
+def _four_times_hidden(arguments):
+    if arguments.get("intermediate_dim") is None:
+        arguments["intermediate_dim"] = 4 * arguments["hidden_dim"]
+    return arguments
+
+
+APPLICATIONS = {
+    app.name: app
+    for app in (
+        Application(
+            "seq2seq-rnn", "keras_seqattn.applications.seq2seq_rnn:Seq2SeqRNN", "translation",
+            "RNN encoder-decoder with one fixed context (Sutskever et al., 2014)",
+            (*_RNN_SIZES, _BIDIRECTIONAL),
+        ),
+        Application(
+            "attention-seq2seq", "keras_seqattn.applications.attention_seq2seq:AttentionSeq2Seq",
+            "translation", "RNN encoder-decoder with Bahdanau attention (Bahdanau et al., 2015)",
+            (*_RNN_SIZES, _BIDIRECTIONAL),
+        ),
+        Application(
+            "transformer-seq2seq",
+            "keras_seqattn.applications.transformer_seq2seq:TransformerSeq2Seq", "translation",
+            "the Transformer encoder-decoder (Vaswani et al., 2017)",
+            (
+                Option("--hidden-dim", "hidden_dim", POSITIVE, 256, "model width d"),
+                Option("--num-layers", "num_layers", POSITIVE, 3, "blocks per stack"),
+                Option(
+                    "--num-heads", "num_heads", POSITIVE, 4,
+                    "attention heads (divide --hidden-dim)",
+                ),
+                Option(
+                    "--intermediate-dim", "intermediate_dim", POSITIVE, None,
+                    "MLP width (default: 4 x hidden)",
+                ),
+                Option("--normalize-first", "normalize_first", bool, False, "pre-norm blocks"),
+            ),
+            finish=_four_times_hidden,
+        ),
+        Application(
+            "vit", "keras_seqattn.applications.vision_transformer:VisionTransformer",
+            "classification", "Vision Transformer image classifier (Dosovitskiy et al., 2021)",
+        ),
+        Application(
+            "rnn-captioner", "keras_seqattn.applications.rnn_captioner:RNNCaptioner",
+            "captioning", "CNN features + RNN decoder, one context (Vinyals et al., 2015)",
+            (*_RNN_SIZES, _FEATURE_DIM),
+        ),
+        Application(
+            "attention-captioner",
+            "keras_seqattn.applications.attention_captioner:AttentionCaptioner", "captioning",
+            "Show, Attend and Tell (Xu et al., 2015)",
+            (
+                *_RNN_SIZES,
+                _FEATURE_DIM,
+                Option(
+                    "--attention-regularization", "attention_regularization", NON_NEGATIVE,
+                    0.0, "doubly stochastic attention lambda",
+                ),
+            ),
+        ),
+        Application(
+            "transformer-captioner",
+            "keras_seqattn.applications.transformer_captioner:TransformerCaptioner",
+            "captioning", "Transformer decoder over image patches",
+            (
+                Option(
+                    "--config", "config", str, "transformer_captioner_tiny_digits",
+                    "a named size", configs=True,
+                ),
+                Option("--normalize-first", "normalize_first", bool, help="pre-norm blocks"),
+            ),
+        ),
+    )
+}  # fmt: skip
+
+
+def applications():
+    """`APPLICATIONS` and those other packages register (entry points), by name."""
+    found = dict(APPLICATIONS)
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        app = entry.load()
+        if not isinstance(app, Application) or app.task not in TASKS:
+            raise SystemExit(
+                f"keras-seqattn: error: entry point {entry.name!r} of {ENTRY_POINT_GROUP!r} "
+                f"must name an Application with a task in {TASKS}. Received: {app!r}"
+            )
+        if app.name in found and found[app.name] != app:
+            raise SystemExit(
+                f"keras-seqattn: error: two applications are named {app.name!r}: "
+                f"{found[app.name].target} and {app.target}"
+            )
+        found[app.name] = app
+    return found
+
+
 def _add_common_training(parser, generative):
     parser.add_argument("--dataset", required=True, help="an embedded or TFDS dataset name")
     parser.add_argument(
@@ -121,12 +285,6 @@ def _add_common_training(parser, generative):
     )
 
 
-def _add_rnn_sizes(parser):
-    parser.add_argument("--embedding-dim", type=POSITIVE, default=128, help="token embedding width")
-    parser.add_argument("--hidden-dim", type=POSITIVE, default=256, help="RNN state width")
-    parser.add_argument("--rnn-type", choices=("gru", "lstm"), default="gru", help="recurrent cell")
-
-
 def _add_tokens(parser):
     parser.add_argument(
         "--tokens",
@@ -149,43 +307,7 @@ def _add_captioner_image(parser):
     )
 
 
-def _add_train(commands):
-    train = commands.add_parser(
-        "train",
-        help="train a model, evaluate it on the test split, save it",
-        description="Train a model, evaluate it on the test split and save it. Run the same "
-        "command again to resume after a crash, or with more --epochs to train on.",
-    )
-    models = train.add_subparsers(dest="model", required=True, metavar="MODEL", parser_class=Parser)
-
-    def model(name, help):
-        parser = models.add_parser(name, help=help, description=help, formatter_class=_Defaults)
-        _add_common_training(parser, generative=name != "vit")
-        return parser
-
-    for name, help in (
-        ("seq2seq-rnn", "RNN encoder-decoder with one fixed context (Sutskever et al., 2014)"),
-        (
-            "attention-seq2seq",
-            "RNN encoder-decoder with Bahdanau attention (Bahdanau et al., 2015)",
-        ),
-    ):
-        parser = model(name, help)
-        _add_rnn_sizes(parser)
-        parser.add_argument("--bidirectional", action="store_true", help="bidirectional encoder")
-        _add_tokens(parser)
-
-    parser = model("transformer-seq2seq", "the Transformer encoder-decoder (Vaswani et al., 2017)")
-    parser.add_argument("--hidden-dim", type=POSITIVE, default=256, help="model width d")
-    parser.add_argument("--num-layers", type=POSITIVE, default=3, help="blocks per stack")
-    parser.add_argument(
-        "--num-heads", type=POSITIVE, default=4, help="attention heads (divide --hidden-dim)"
-    )
-    parser.add_argument("--intermediate-dim", type=POSITIVE, help="MLP width (default: 4 x hidden)")
-    parser.add_argument("--normalize-first", action="store_true", help="pre-norm blocks")
-    _add_tokens(parser)
-
-    parser = model("vit", "Vision Transformer image classifier (Dosovitskiy et al., 2021)")
+def _add_classifier_training(parser):
     parser.add_argument("--config", default="vit_tiny_digits", help="a named size (e.g. vit_s16)")
     parser.add_argument(
         "--augmentation", choices=("auto", "none", "shift", "shift_flip"), default="auto",
@@ -204,26 +326,53 @@ def _add_train(commands):
         "with --weights, else the dataset's)",
     )  # fmt: skip
 
-    for name, help in (
-        ("rnn-captioner", "CNN features + RNN decoder, one context (Vinyals et al., 2015)"),
-        ("attention-captioner", "Show, Attend and Tell (Xu et al., 2015)"),
-    ):
-        parser = model(name, help)
-        _add_rnn_sizes(parser)
-        parser.add_argument("--feature-dim", type=POSITIVE, default=128, help="CNN feature width")
-        _add_captioner_image(parser)
-        if name == "attention-captioner":
-            parser.add_argument(
-                "--attention-regularization", type=NON_NEGATIVE, default=0.0,
-                help="doubly stochastic attention lambda",
-            )  # fmt: skip
 
-    parser = model("transformer-captioner", "Transformer decoder over image patches")
+# The options each task's training takes, besides the common ones and the model's.
+_TASK_OPTIONS = {
+    "translation": _add_tokens,
+    "captioning": _add_captioner_image,
+    "classification": _add_classifier_training,
+}
+
+
+def _add_option(parser, option):
+    """`option` on `parser`, its value at `args.<option.argument>`."""
+    if option.type is bool:
+        parser.add_argument(
+            option.flag,
+            dest=option.argument,
+            action="store_true",
+            default=option.default,
+            help=option.help,
+        )
+        return
     parser.add_argument(
-        "--config", default="transformer_captioner_tiny_digits", help="a named size"
+        option.flag,
+        dest=option.argument,
+        type=option.type,
+        default=option.default,
+        choices=option.choices,
+        help=option.help,
     )
-    parser.add_argument("--normalize-first", action="store_true", help="pre-norm blocks")
-    _add_captioner_image(parser)
+
+
+def _add_train(commands):
+    train = commands.add_parser(
+        "train",
+        help="train a model, evaluate it on the test split, save it",
+        description="Train a model, evaluate it on the test split and save it. Run the same "
+        "command again to resume after a crash, or with more --epochs to train on.",
+    )
+    models = train.add_subparsers(dest="model", required=True, metavar="MODEL", parser_class=Parser)
+
+    for app in applications().values():
+        parser = models.add_parser(
+            app.name, help=app.help, description=app.help, formatter_class=_Defaults
+        )
+        _add_common_training(parser, generative=app.task != "classification")
+        for option in app.options:
+            _add_option(parser, option)
+        _TASK_OPTIONS[app.task](parser)
 
 
 def build_parser():
@@ -325,4 +474,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m keras_seqattn_cli` runs this file as `__main__`: the registry's
+    # classes must be those that plugins import, `keras_seqattn_cli.Application`.
+    import keras_seqattn_cli
+
+    sys.exit(keras_seqattn_cli.main())

@@ -1,5 +1,15 @@
-"""Application models, one per lecture model; installed as keras_seqattn.applications."""
+"""Application models, one per lecture model; installed as keras_seqattn.applications.
 
+The imports below are the public names. What makes a saved file loadable is the
+registry: importing this package imports every application registered in
+`keras_seqattn_cli.APPLICATIONS` and every one another package registers under
+the `keras_seqattn.applications` entry points, so that each class is known to
+Keras's deserialisation (`keras_seqattn.saving.load_model` imports this package).
+"""
+
+import importlib
+
+import keras_seqattn_cli
 from keras_seqattn.applications.attention_captioner import AttentionCaptioner
 from keras_seqattn.applications.attention_seq2seq import AttentionSeq2Seq
 from keras_seqattn.applications.marian_checkpoint import load_marian
@@ -21,3 +31,12 @@ __all__ = [
     "load_marian",
     "load_vit_npz",
 ]
+
+
+def _import_registered():
+    """Imports every registered application's module: its class registers with Keras."""
+    for app in keras_seqattn_cli.applications().values():
+        importlib.import_module(app.target.partition(":")[0])
+
+
+_import_registered()

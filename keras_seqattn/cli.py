@@ -14,12 +14,12 @@ stderr and a non-zero exit, never a traceback, and leaves every file as it was.
 `KERAS_SEQATTN_TRACEBACK=1` shows the traceback instead, for debugging.
 """
 
+import importlib
 import json
 import os
 import re
 
 import keras_seqattn_cli
-from keras_seqattn_cli import CAPTION_MODELS, IMAGE_MODELS, TRANSLATION_MODELS
 
 # Suffixes of the image files `predict` reads; a translation model refuses them.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
@@ -57,48 +57,32 @@ def _one_line(error):
     return " ".join(text.split()) or type(error).__name__
 
 
-def _model_class(name):
-    from keras_seqattn import applications
+def _application(name):
+    return keras_seqattn_cli.applications()[name]
 
-    return {
-        "seq2seq-rnn": applications.Seq2SeqRNN,
-        "attention-seq2seq": applications.AttentionSeq2Seq,
-        "transformer-seq2seq": applications.TransformerSeq2Seq,
-        "rnn-captioner": applications.RNNCaptioner,
-        "attention-captioner": applications.AttentionCaptioner,
-        "transformer-captioner": applications.TransformerCaptioner,
-    }[name]
+
+def application_class(app):
+    """The class an `Application` names, imported now."""
+    module, _, name = app.target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _model_kwargs(args):
-    """The constructor arguments of the chosen model, from its command-line options."""
-    if args.model == "transformer-seq2seq":
-        return dict(
-            hidden_dim=args.hidden_dim,
-            num_layers=args.num_layers,
-            num_heads=args.num_heads,
-            intermediate_dim=args.intermediate_dim or 4 * args.hidden_dim,
-            normalize_first=args.normalize_first,
-        )
-    if args.model == "transformer-captioner":
-        from keras_seqattn.applications.transformer_captioner import CONFIGS
-
-        if args.config not in CONFIGS:
-            raise ValueError(
-                f"--config must be one of {sorted(CONFIGS)}. Received: {args.config!r}"
-            )
-        return dict(
-            CONFIGS[args.config], **({"normalize_first": True} if args.normalize_first else {})
-        )
-    sizes = dict(
-        embedding_dim=args.embedding_dim, hidden_dim=args.hidden_dim, rnn_type=args.rnn_type
-    )
-    if args.model in TRANSLATION_MODELS:
-        return dict(sizes, bidirectional=args.bidirectional)
-    sizes["feature_dim"] = args.feature_dim
-    if args.model == "attention-captioner":
-        sizes["attention_regularization"] = args.attention_regularization
-    return sizes
+    """The chosen model's constructor arguments, from its registered options."""
+    app = _application(args.model)
+    arguments = {}
+    for option in app.options:
+        value = getattr(args, option.argument)
+        if option.configs:
+            configs = importlib.import_module(app.target.partition(":")[0]).CONFIGS
+            if value not in configs:
+                raise ValueError(
+                    f"{option.flag} must be one of {sorted(configs)}. Received: {value!r}"
+                )
+            arguments.update(configs[value])
+        elif value is not None:  # None: not given, the constructor's default holds
+            arguments[option.argument] = value
+    return app.finish(arguments) if app.finish else arguments
 
 
 def _distribution(args):
@@ -106,13 +90,12 @@ def _distribution(args):
     from keras_seqattn import distribute
     from keras_seqattn.models.transformer_layout_map import check_model_parallel
 
-    if args.model == "vit":
-        from keras_seqattn.applications import VisionTransformer
-        from keras_seqattn.applications.vision_transformer import CONFIGS
-
-        model_class, sizes = VisionTransformer, CONFIGS.get(args.config, {})
+    app = _application(args.model)
+    model_class = application_class(app)
+    if app.task == "classification":
+        sizes = importlib.import_module(app.target.partition(":")[0]).CONFIGS.get(args.config, {})
     else:
-        model_class, sizes = _model_class(args.model), _model_kwargs(args)
+        sizes = _model_kwargs(args)
     distribution = distribute.make_distribution(
         args.data_parallel, args.model_parallel, model_class
     )
@@ -138,7 +121,8 @@ def _common(args):
 def _train(args):
     from keras_seqattn import training
 
-    if args.model in IMAGE_MODELS:
+    task = _application(args.model).task
+    if task == "classification":
         metrics = training.train_image_classifier(
             args.dataset,
             config=args.config,
@@ -147,12 +131,13 @@ def _train(args):
             augmentation=None if args.augmentation == "none" else args.augmentation,
             weights=args.weights,
             image_size=args.image_size,
+            model_class=application_class(_application(args.model)),
             **_common(args),
         )
         keys = ("test_accuracy", "parameters", "train_seconds")
-    elif args.model in CAPTION_MODELS:
+    elif task == "captioning":
         metrics = training.train_captioner(
-            _model_class(args.model),
+            application_class(_application(args.model)),
             args.dataset,
             vocabulary_size=args.vocabulary_size,
             beam_width=args.beam_width,
@@ -163,7 +148,7 @@ def _train(args):
         keys = ("exact_match", "bleu", "cider", "attention_localization", "train_seconds")
     else:
         metrics = training.train_translation(
-            _model_class(args.model),
+            application_class(_application(args.model)),
             args.dataset,
             tokens=args.tokens,
             vocabulary_size=args.vocabulary_size,
@@ -177,15 +162,24 @@ def _train(args):
 
 
 def _load(path):
-    """The model at `path` (see `keras_seqattn.saving.load_model`) and its kind."""
+    """The model at `path` (see `keras_seqattn.saving.load_model`) and its task."""
     from keras_seqattn.saving import load_model
 
     model = load_model(path)
-    if hasattr(model, "translate"):
-        return model, "translation"
-    if hasattr(model, "caption"):
-        return model, "captioning"
-    return model, "image classification"
+    return model, task_of(model)
+
+
+def task_of(model):
+    """The task of the registered application `model` is (or derives from)."""
+    names = [cls.__name__ for cls in type(model).__mro__]
+    by_class = {app.class_name: app.task for app in keras_seqattn_cli.applications().values()}
+    for name in names:
+        if name in by_class:
+            return by_class[name]
+    raise ValueError(
+        f"{type(model).__name__} is no registered application "
+        f"({', '.join(sorted(by_class))}); see keras_seqattn_cli.Application"
+    )
 
 
 def _predict(args):

@@ -164,7 +164,8 @@ def test_a_checkout_on_pythonpath_imports_its_own_applications(tmp_path):
     scratch = tmp_path / "scratch"
     for name in ("keras_seqattn", "applications"):
         shutil.copytree(REPO / name, scratch / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "pyproject.toml", scratch)
+    for name in ("pyproject.toml", "keras_seqattn_cli.py"):
+        shutil.copy(REPO / name, scratch)
     with open(scratch / "applications" / "__init__.py", "a") as file:
         file.write("\nSCRATCH_CHECKOUT = True\n")
     code = (

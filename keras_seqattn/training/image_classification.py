@@ -116,6 +116,7 @@ def train_image_classifier(
     distribution=None,
     weights=None,
     image_size=None,
+    model_class=VisionTransformer,
     **model_overrides,
 ):
     """Trains a `VisionTransformer` on `dataset`, evaluates on its test split, saves all.
@@ -156,6 +157,9 @@ def train_image_classifier(
         image_size: optional int or `(height, width)`: the model's image size,
             the images resized to it. Defaults to the checkpoint's with
             `weights`, else the dataset's.
+        model_class: the classifier: `VisionTransformer` or a class with its
+            `from_config_name` and `from_pretrained` (a registered application
+            of task `"classification"`). Defaults to `VisionTransformer`.
 
     Returns:
         The metrics dictionary.
@@ -187,16 +191,18 @@ def train_image_classifier(
     )
     with run.scope():
         model = run.model(
-            lambda: VisionTransformer.from_pretrained(
-                weights, num_classes=num_classes, image_size=image_size, **model_overrides
-            )
-            if weights
-            else VisionTransformer.from_config_name(
-                config,
-                num_classes=num_classes,
-                image_size=image_size or (height if height == width else (height, width)),
-                num_channels=channels,
-                **model_overrides,
+            lambda: (
+                model_class.from_pretrained(
+                    weights, num_classes=num_classes, image_size=image_size, **model_overrides
+                )
+                if weights
+                else model_class.from_config_name(
+                    config,
+                    num_classes=num_classes,
+                    image_size=image_size or (height if height == width else (height, width)),
+                    num_channels=channels,
+                    **model_overrides,
+                )
             )
         )
         model.compile(
@@ -242,7 +248,7 @@ def train_image_classifier(
     scores = evaluate_image_classification(model, test)
     eval_seconds = time.perf_counter() - start
     metrics = {
-        "model": "VisionTransformer",
+        "model": model_class.__name__,
         "config": None if weights else config,
         "weights": None if weights is None else str(weights),
         "dataset": dataset,
