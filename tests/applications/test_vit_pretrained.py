@@ -256,6 +256,16 @@ def test_keras_hub_classifier_object_and_preset(tmp_path, images):
     classifier.save_to_preset(str(tmp_path))
     from_preset = VisionTransformer.from_pretrained(tmp_path)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(from_preset(images)), expected, atol=1e-4)
+    # A bare backbone: no head, no converter (so ViT's [-1, 1] pixels), a fresh head.
+    with pytest.raises(ValueError, match="no classification head"):
+        VisionTransformer.from_pretrained(classifier.backbone)
+    model = VisionTransformer.from_pretrained(classifier.backbone, num_classes=2)
+    features = keras.Model(model.input, model.get_layer("encoder_norm").output)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(features(images)),
+        keras.ops.convert_to_numpy(classifier.backbone(images / 127.5 - 1.0)),
+        atol=1e-4,
+    )
 
 
 def test_pixel_normalization_arguments(images):
