@@ -107,3 +107,41 @@ def test_tflite_is_builtins_only_and_matches_greedy(exported):
     report, outputs = exported["report"], exported["outputs"]
     assert_builtin_ops(report["tflite_ops_0"])
     np.testing.assert_array_equal(outputs["tflite_0/ids"], exported["keras"]["padded"].ids)
+
+
+def _client_source_ids(folder, text):
+    """The LiteRT client of a Marian export: sentencepiece and the written files only."""
+    import sentencepiece
+
+    spec = json.loads((folder / "source_tokenizer.json").read_text())
+    vocabulary = json.loads((folder / "source_vocabulary.json").read_text())
+    ids_of = {piece: i for i, piece in enumerate(vocabulary)}
+    pieces = sentencepiece.SentencePieceProcessor(
+        model_file=str(folder / spec["sentence_piece_model"])
+    )
+    code = []
+    if text.startswith(">>") and (end := text.find("<<")) != -1:
+        code, text = [text[: end + 2]], text[end + 2 :]
+    tokens = code + pieces.encode(text, out_type=str)
+    ids = [ids_of.get(p, spec["unknown_id"]) for p in tokens][: spec["max_length"] - 1]
+    ids.append(spec["stop_id"])
+    return np.array([ids + [spec["pad_id"]] * (spec["max_length"] - len(ids))], "int32")
+
+
+def test_a_litert_client_with_sentencepiece_translates_as_keras(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    folder, model = exported["out"], exported["model"]
+    runner = Interpreter(model_path=str(folder / "model.tflite")).get_signature_runner()
+    vocabulary = json.loads((folder / "vocabulary.json").read_text())
+    special = set(model.target_tokenizer.special_ids)
+    greedy = exported["keras"]["greedy"]
+    for row, text in enumerate(TEXTS):
+        source_ids = _client_source_ids(folder, text)
+        expected = model.tokenize_sources([text])[0]
+        np.testing.assert_array_equal(source_ids[0, : len(expected)], expected)
+        assert (source_ids[0, len(expected) :] == model.source_tokenizer.pad_id).all()
+        out = runner(source_ids=source_ids)
+        ids = out["ids"][0][: out["lengths"][0]]
+        pieces = [vocabulary[i] for i in ids if i not in special]
+        assert "".join(pieces).replace("\u2581", " ").strip() == greedy.text[row]
