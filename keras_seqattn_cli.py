@@ -167,6 +167,12 @@ APPLICATIONS = {
             (*_RNN_SIZES, _BIDIRECTIONAL),
         ),
         Application(
+            "luong-seq2seq", "keras_seqattn.applications.luong_seq2seq:LuongSeq2Seq",
+            "translation", "RNN encoder-decoder with Luong attention (Luong et al., 2015)",
+            (*_RNN_SIZES, _BIDIRECTIONAL, Option("--score-mode", "score_mode", str, "general",
+             "score of h_t against h_s", choices=("dot", "general", "concat"))),
+        ),
+        Application(
             "transformer-seq2seq",
             "keras_seqattn.applications.transformer_seq2seq:TransformerSeq2Seq", "translation",
             "the Transformer encoder-decoder (Vaswani et al., 2017)",

@@ -12,6 +12,7 @@ import importlib
 import keras_seqattn_cli
 from keras_seqattn.applications.attention_captioner import AttentionCaptioner
 from keras_seqattn.applications.attention_seq2seq import AttentionSeq2Seq
+from keras_seqattn.applications.luong_seq2seq import LuongSeq2Seq
 from keras_seqattn.applications.marian_checkpoint import load_marian
 from keras_seqattn.applications.rnn_captioner import RNNCaptioner
 from keras_seqattn.applications.seq2seq_rnn import Seq2SeqRNN
@@ -23,6 +24,7 @@ from keras_seqattn.applications.vit_checkpoint import load_vit_npz
 __all__ = [
     "AttentionCaptioner",
     "AttentionSeq2Seq",
+    "LuongSeq2Seq",
     "RNNCaptioner",
     "Seq2SeqRNN",
     "TransformerCaptioner",

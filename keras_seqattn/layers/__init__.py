@@ -5,6 +5,7 @@ from keras_seqattn.layers.bahdanau_attention import BahdanauAttention
 from keras_seqattn.layers.context_rnn_decoder import ContextRNNDecoder
 from keras_seqattn.layers.doubly_stochastic_regularizer import DoublyStochasticRegularizer
 from keras_seqattn.layers.image_feature_encoder import ImageFeatureEncoder
+from keras_seqattn.layers.luong_rnn_decoder import LuongRNNDecoder
 from keras_seqattn.layers.patch_encoder import PatchEncoder
 from keras_seqattn.layers.positional_encoding import PositionalEncoding
 from keras_seqattn.layers.rnn_encoder import RNNEncoder
@@ -17,6 +18,7 @@ __all__ = [
     "ContextRNNDecoder",
     "DoublyStochasticRegularizer",
     "ImageFeatureEncoder",
+    "LuongRNNDecoder",
     "PatchEncoder",
     "PositionalEncoding",
     "RNNEncoder",

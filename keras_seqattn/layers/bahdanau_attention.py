@@ -195,22 +195,10 @@ class BahdanauAttention(keras.layers.Layer):
         elif self.score_mode == "cosine":
             queries = _l2_normalize(queries)
         scores = self.score_layer._calculate_scores(queries, keys)  # (batch, Tq, Tv)
-        # The masked softmax in float32 under a mixed precision policy too: a
-        # float16 score minus a bias large enough to mask overflows to -inf.
-        scores = ops.cast(scores, "float32")
-        if padding_mask is not None:
-            # As keras.layers.Attention masks: a large negative bias, so exp() gives
-            # padding exactly 0.
-            scores = ops.where(padding_mask[:, None, :], scores, scores - 1.0e9)
-        weights = ops.softmax(scores, axis=-1)
+        dropout = None
         if training and self.dropout > 0:
-            weights = keras.random.dropout(
-                weights, self.dropout, seed=self.score_layer.seed_generator
-            )
-        if padding_mask is not None:
-            # A row with no real position would spread its mass over padding.
-            weights = weights * ops.cast(padding_mask[:, None, :], weights.dtype)
-        weights = ops.cast(weights, value.dtype)
+            dropout = (self.dropout, self.score_layer.seed_generator)
+        weights = masked_softmax(scores, padding_mask, value.dtype, dropout)
         return ops.matmul(weights, value), weights  # (batch, Tq, value_dim), (batch, Tq, Tv)
 
     def call(self, query, value, keys=None, padding_mask=None, training=None):
@@ -241,3 +229,24 @@ class BahdanauAttention(keras.layers.Layer):
 
 def _l2_normalize(x):
     return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12))
+
+
+def masked_softmax(scores, padding_mask, dtype, dropout=None):
+    """Attention weights `(batch, Tq, Tv)` from `scores`, exactly 0 on padding.
+
+    In float32 under a mixed precision policy too: a float16 score minus a bias
+    large enough to mask overflows to -inf. `dropout` is `(rate, seed
+    generator)` or `None`; the weights come back in `dtype`.
+    """
+    scores = ops.cast(scores, "float32")
+    if padding_mask is not None:
+        # As keras.layers.Attention masks: a large negative bias, so exp() gives
+        # padding exactly 0.
+        scores = ops.where(padding_mask[:, None, :], scores, scores - 1.0e9)
+    weights = ops.softmax(scores, axis=-1)
+    if dropout is not None:
+        weights = keras.random.dropout(weights, dropout[0], seed=dropout[1])
+    if padding_mask is not None:
+        # A row with no real position would spread its mass over padding.
+        weights = weights * ops.cast(padding_mask[:, None, :], weights.dtype)
+    return ops.cast(weights, dtype)

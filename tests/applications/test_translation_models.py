@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_seqattn.applications import AttentionSeq2Seq, Seq2SeqRNN
+from keras_seqattn.applications import AttentionSeq2Seq, LuongSeq2Seq, Seq2SeqRNN
 from tests.applications import seq2seq_checks as checks
 
-MODELS = [Seq2SeqRNN, AttentionSeq2Seq]
+MODELS = [Seq2SeqRNN, AttentionSeq2Seq, LuongSeq2Seq]
 
 
 def _model(cls, tokenizers, **kwargs):

@@ -1,6 +1,7 @@
 """The remaining applications exported, and a dynamic-range quantised TFLite model.
 
-TransformerSeq2Seq, RNNCaptioner (LSTM) and TransformerCaptioner go through one
+TransformerSeq2Seq, LuongSeq2Seq (input feeding in the generation state),
+RNNCaptioner (LSTM) and TransformerCaptioner go through one
 parametrised check: the SavedModel, in a process that imports only TensorFlow,
 and the builtins-only `.tflite`, in `ai_edge_litert`, give the Keras model's
 greedy tokens exactly, and every signature answers an empty batch with empty
@@ -13,7 +14,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_seqattn.applications import RNNCaptioner, TransformerCaptioner, TransformerSeq2Seq
+from keras_seqattn.applications import (
+    LuongSeq2Seq,
+    RNNCaptioner,
+    TransformerCaptioner,
+    TransformerSeq2Seq,
+)
 from keras_seqattn.export import export_model
 from tests.export.export_checks import assert_builtin_ops, overfit, serve
 
@@ -34,6 +40,13 @@ def transformer_seq2seq(**sizes):
     sizes = dict(dict(hidden_dim=8, num_layers=1, num_heads=2, intermediate_dim=8), **sizes)
     model = TransformerSeq2Seq.from_corpus(
         PAIRS, source_mode="character", target_mode="character", dropout=0.0, **sizes
+    )
+    return overfit(model, PAIRS)
+
+
+def luong_seq2seq():
+    model = LuongSeq2Seq.from_corpus(
+        PAIRS, source_mode="character", target_mode="character", embedding_dim=8, hidden_dim=8
     )
     return overfit(model, PAIRS)
 
@@ -131,6 +144,12 @@ APPLICATIONS = {
         _translation_case,
         {"serving_default", "token_ids", "attention"},
         [2, None],  # (batch, L, heads, S)
+    ),
+    "LuongSeq2Seq": (
+        luong_seq2seq,
+        _translation_case,
+        {"serving_default", "token_ids", "attention"},
+        None,  # (batch, L, S): one map, no heads
     ),
     "RNNCaptioner": (rnn_captioner, _captioning_case, {"serving_default", "image_bytes"}, None),
     "TransformerCaptioner": (

@@ -544,6 +544,63 @@ CASES = {
         ValueError,
         r"padding_mask.shape=\(2, 3\)",
     ),
+    # LuongRNNDecoder
+    "luong_decoder/score_mode": Case(
+        L.LuongRNNDecoder, dict(RNN, score_mode="additive"), None, ValueError, "score_mode=additive"
+    ),
+    "luong_decoder/attention_units_zero": Case(
+        L.LuongRNNDecoder, dict(RNN, attention_units=0), None, ValueError, "attention_units=0"
+    ),
+    "luong_decoder/values_rank2": Case(
+        L.LuongRNNDecoder,
+        RNN,
+        ((i(2, 3), (f(2, 4),), f(2, 6)), {}),
+        ValueError,
+        r"values.shape=\(2, 6\)",
+    ),
+    "luong_decoder/dot_width": Case(
+        L.LuongRNNDecoder,
+        dict(RNN, score_mode="dot"),
+        ((i(2, 3), (f(2, 4),), f(2, 5, 6)), {}),
+        ValueError,
+        r"as wide as `units`=4.*values.shape=\(2, 5, 6\)",
+    ),
+    "luong_decoder/float_ids": Case(
+        L.LuongRNNDecoder,
+        RNN,
+        ((f(2, 3), (f(2, 4),), f(2, 5, 6)), {}),
+        TypeError,
+        r"integer.*token_ids.dtype=float32",
+    ),
+    "luong_decoder/int_values": Case(
+        L.LuongRNNDecoder,
+        RNN,
+        ((i(2, 3), (f(2, 4),), i(2, 5, 6)), {}),
+        TypeError,
+        r"values.dtype=int32",
+    ),
+    "luong_decoder/state_width": Case(
+        L.LuongRNNDecoder,
+        RNN,
+        ((i(2, 3), (f(2, 6),), f(2, 5, 6)), {}),
+        ValueError,
+        r"state shapes=\[\(2, 6\)\]",
+    ),
+    "luong_decoder/values_dim_after_build": Case(
+        L.LuongRNNDecoder,
+        RNN,
+        ((i(2, 3), (f(2, 4),), f(2, 5, 7)), {}),
+        ValueError,
+        r"value_dim 6.*values.shape=\(2, 5, 7\)",
+        warmup=((i(2, 3), (f(2, 4),), f(2, 5, 6)), {}),
+    ),
+    "luong_decoder/padding_mask_length": Case(
+        L.LuongRNNDecoder,
+        RNN,
+        ((i(2, 3), (f(2, 4),), f(2, 5, 6)), dict(padding_mask=np.ones((2, 3), bool))),
+        ValueError,
+        r"padding_mask.shape=\(2, 3\)",
+    ),
     # DoublyStochasticRegularizer
     "regularizer/negative_weight": Case(
         L.DoublyStochasticRegularizer,
@@ -628,6 +685,11 @@ EMPTY_BATCH = {
     ),
     "attention_decoder": (
         lambda: L.AttentionRNNDecoder(**RNN),
+        (i(0, 3), (f(0, 4),), f(0, 5, 6)),
+        (0, 3, 10),
+    ),
+    "luong_decoder": (
+        lambda: L.LuongRNNDecoder(**RNN),
         (i(0, 3), (f(0, 4),), f(0, 5, 6)),
         (0, 3, 10),
     ),
