@@ -36,6 +36,12 @@ def test_model_kwargs_follow_the_registered_options():
     assert cli._model_kwargs(args) == dict(
         hidden_dim=32, num_layers=3, num_heads=4, intermediate_dim=128, normalize_first=False
     )  # as the CLI always passed them (a run's recorded arguments must not change)
+    luong = ["train", "luong-seq2seq", "--dataset", "d", "--out", "o", "--score-mode", "dot"]
+    assert cli._model_kwargs(parser.parse_args(luong)) == dict(
+        embedding_dim=128, hidden_dim=256, rnn_type="gru", bidirectional=False, score_mode="dot"
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args([*luong[:-1], "additive"])  # not one of Luong's scores
     args = parser.parse_args(["train", "transformer-captioner", "--dataset", "d", "--out", "o"])
     kwargs = cli._model_kwargs(args)
     assert "normalize_first" not in kwargs and kwargs["hidden_dim"] > 0  # from CONFIGS
