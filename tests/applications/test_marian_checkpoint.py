@@ -89,6 +89,22 @@ def test_logits_equal_transformers(model, reference):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(ours), theirs, atol=1e-4, rtol=0)
 
 
+def test_unshared_untied_checkpoint_logits(tmp_path_factory):
+    # share_encoder_decoder_embeddings=False and tie_word_embeddings=False: three
+    # matrices (source, target, lm_head) and the bias of an untied output layer.
+    path = tmp_path_factory.mktemp("opus-mt-untied")
+    make_marian_directory(path, share_encoder_decoder_embeddings=False, tie_word_embeddings=False)
+    hf_model = transformers.MarianMTModel.from_pretrained(path).eval()
+    model = TransformerSeq2Seq.from_pretrained(path, max_source_length=32, max_target_length=32)
+    assert not model.share_embeddings and not model.tie_output_embedding
+    source_ids = model.tokenize_sources(TEXTS)
+    targets = np.full((len(TEXTS), 5), model.target_tokenizer.start_id)
+    targets[:, 1:] = np.random.default_rng(1).integers(0, 50, (len(TEXTS), 4))
+    theirs = reference_logits(hf_model, source_ids, targets, model.source_tokenizer.pad_id)
+    ours = model.predict_on_batch({"source_ids": source_ids, "target_ids": targets.astype("int32")})
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ours), theirs, atol=1e-4, rtol=0)
+
+
 def test_greedy_translation_equals_generate(model, reference):
     ids, texts = _generate(reference, TEXTS, num_beams=1)
     result = model.translate(TEXTS, max_length=MAX_NEW_TOKENS)
