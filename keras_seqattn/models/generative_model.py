@@ -53,15 +53,18 @@ class GenerativeModel(keras.Model):
         """`keras.Model.compile` with the defaults for next-token prediction.
 
         The default loss is sparse cross-entropy on logits that ignores padding
-        (id 0); the default metric is the accuracy over non-padding tokens.
+        (id 0, or the target tokenizer's `pad_id`: a converted MarianMT model
+        pads with its last id and ends with `</s>` = 0); the default metric is
+        the accuracy over non-padding tokens.
         """
         # The arguments as given, for `get_compile_config()`: a reload resolves
         # "default" again rather than deserialising the private metric function.
         arguments = dict(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        pad_id = getattr(getattr(self, "target_tokenizer", None), "pad_id", 0)
         if isinstance(loss, str) and loss == "default":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=pad_id)
         if isinstance(metrics, str) and metrics == "default":
-            metrics = [TokenAccuracy()]
+            metrics = [TokenAccuracy(pad_id)]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
         self._compile_arguments = keras.saving.serialize_keras_object(arguments)
 

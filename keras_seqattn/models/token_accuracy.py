@@ -18,6 +18,8 @@ class TokenAccuracy(keras.metrics.Metric):
     two batches, both perfect, then reads 0.667).
 
     Args:
+        pad_id: int, the label id that is padding. Defaults to `0` (a converted
+            MarianMT model pads with its last id).
         name: the metric's name. Defaults to `"token_accuracy"`.
         dtype: the dtype of the counts. Defaults to `"float32"`.
 
@@ -31,8 +33,9 @@ class TokenAccuracy(keras.metrics.Metric):
     0.6667
     """
 
-    def __init__(self, name="token_accuracy", dtype="float32"):
+    def __init__(self, pad_id=0, name="token_accuracy", dtype="float32"):
         super().__init__(name=name, dtype=dtype)
+        self.pad_id = pad_id
         self.hits = self.add_variable(shape=(), initializer="zeros", name="hits")
         self.tokens = self.add_variable(shape=(), initializer="zeros", name="tokens")
 
@@ -40,7 +43,7 @@ class TokenAccuracy(keras.metrics.Metric):
         """Adds the batch's hits and real tokens; `sample_weight` weighs each token or row."""
         y_true = ops.cast(y_true, "int32")
         predicted = ops.cast(ops.squeeze(ops.top_k(y_pred, 1)[1], -1), "int32")  # (B, T)
-        real = ops.cast(ops.not_equal(y_true, 0), self.dtype)
+        real = ops.cast(ops.not_equal(y_true, self.pad_id), self.dtype)
         if sample_weight is not None:
             weight = ops.cast(sample_weight, self.dtype)
             while len(weight.shape) < len(real.shape):
@@ -56,3 +59,9 @@ class TokenAccuracy(keras.metrics.Metric):
     def reset_state(self):
         self.hits.assign(0.0)
         self.tokens.assign(0.0)
+
+    def get_config(self):
+        config = super().get_config()
+        if self.pad_id != 0:  # older configs have no key
+            config["pad_id"] = self.pad_id
+        return config

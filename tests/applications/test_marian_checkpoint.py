@@ -13,6 +13,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_seqattn.applications import TransformerSeq2Seq
 from keras_seqattn.text import MarianTokenizer
@@ -138,6 +139,32 @@ def test_beam_translation_equals_generate(
     )
     _assert_same_ids(result.ids, ids, model.target_tokenizer.pad_id)
     assert result.text == texts
+
+
+def test_fine_tuning_loss_equals_transformers(model, reference):
+    # prepare() frames targets as Marian does (shift_tokens_right: <pad> first) and the
+    # default loss ignores <pad>, not id 0 (</s>, which must be learned).
+    _, hf_model = reference
+    pairs = [("seven", "sieben"), ("forty-two", "zweiundvierzig"), ("two hundred", "zweihundert")]
+    trained = TransformerSeq2Seq.from_config(model.get_config())  # the fixture stays uncompiled
+    trained.set_weights(model.get_weights())
+    trained.compile()
+    model = trained
+    pairs = tf.data.Dataset.from_tensor_slices(tuple(map(list, zip(*pairs))))
+    inputs, labels = next(iter(model.prepare(pairs, batch_size=3, lengths="longest")))
+    source, labels = np.asarray(inputs["source_ids"]), np.asarray(labels)
+    pad = model.target_tokenizer.pad_id
+    target = torch.tensor(np.where(labels == pad, -100, labels).astype("int64"))
+    with torch.no_grad():
+        theirs = hf_model(
+            input_ids=torch.tensor(source.astype("int64")),
+            attention_mask=torch.tensor((source != pad).astype("int64")),
+            labels=target,
+        ).loss.item()
+    assert (np.asarray(inputs["target_ids"])[:, 0] == pad).all()  # the decoder start
+    logits = model.predict_on_batch({k: np.asarray(v) for k, v in inputs.items()})
+    ours = float(keras.ops.convert_to_numpy(model.loss(labels, logits)))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
 
 
 def test_checkpoint_generation_settings(model):
