@@ -54,6 +54,11 @@ def test_predict_and_evaluate_use_the_saved_model(trained, capsys):
     assert json.loads(capsys.readouterr().out)["count"] == 8
 
 
+@pytest.mark.only_backend(
+    "jax",
+    reason="the CLI path (a fresh head, the data resized in tf.data); from_pretrained itself "
+    "runs on every backend in tests/applications/test_vit_pretrained.py",
+)
 def test_train_vit_fine_tunes_pretrained_weights(tmp_path, capsys):
     transformers = pytest.importorskip("transformers")
     checkpoint = tmp_path / "checkpoint"
