@@ -161,7 +161,7 @@ class RecomputingDecoder(keras.layers.Layer):
     def encode(self, source_ids):
         source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
         source_mask = ops.not_equal(source_ids, 0)
-        encoded = transformer_seq2seq._run_encoder(self._parts, source_ids, source_mask)
+        encoded = transformer_seq2seq.run_encoder(self._parts, source_ids, source_mask)
         batch = ops.shape(source_ids)[0]
         buffer = ops.zeros((batch, self.seq2seq.max_target_length), dtype="int32")
         return (encoded, source_mask), (buffer,)
