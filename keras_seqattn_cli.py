@@ -230,18 +230,24 @@ APPLICATIONS = {
 
 
 def applications():
-    """`APPLICATIONS` and those other packages register (entry points), by name."""
+    """`APPLICATIONS` and those other packages register (entry points), by name.
+
+    Raises:
+        ValueError: an entry point names no `Application` of a known task, or
+            two applications share a name. A `ValueError`, not an exit: this
+            also runs when `keras_seqattn.applications` is imported.
+    """
     found = dict(APPLICATIONS)
     for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         app = entry.load()
         if not isinstance(app, Application) or app.task not in TASKS:
-            raise SystemExit(
-                f"keras-seqattn: error: entry point {entry.name!r} of {ENTRY_POINT_GROUP!r} "
+            raise ValueError(
+                f"entry point {entry.name!r} of {ENTRY_POINT_GROUP!r} "
                 f"must name an Application with a task in {TASKS}. Received: {app!r}"
             )
         if app.name in found and found[app.name] != app:
-            raise SystemExit(
-                f"keras-seqattn: error: two applications are named {app.name!r}: "
+            raise ValueError(
+                f"two applications are named {app.name!r}: "
                 f"{found[app.name].target} and {app.target}"
             )
         found[app.name] = app
@@ -371,7 +377,11 @@ def _add_train(commands):
     )
     models = train.add_subparsers(dest="model", required=True, metavar="MODEL", parser_class=Parser)
 
-    for app in applications().values():
+    try:
+        registered = applications()
+    except ValueError as error:  # a broken plugin: one line, as every user error
+        raise SystemExit(f"keras-seqattn: error: {error}") from None
+    for app in registered.values():
         parser = models.add_parser(
             app.name, help=app.help, description=app.help, formatter_class=_Defaults
         )

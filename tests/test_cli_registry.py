@@ -123,3 +123,20 @@ def test_a_third_party_application_registers_by_entry_point(tmp_path):
     # A fresh process that never imports the plugin itself: the registry does.
     lines = run("-m", "keras_seqattn_cli", "predict", str(tmp_path / "plugin.keras"), "one")
     assert len(lines.splitlines()) == 1
+
+
+@independent
+def test_a_broken_plugin_is_a_value_error_and_one_line_for_the_cli(monkeypatch):
+    class Entry:
+        name = "broken"
+
+        def load(self):
+            return "not an Application"
+
+    monkeypatch.setattr(
+        keras_seqattn_cli.importlib.metadata, "entry_points", lambda group: [Entry()]
+    )
+    with pytest.raises(ValueError, match="entry point 'broken'.*must name an Application"):
+        keras_seqattn_cli.applications()
+    with pytest.raises(SystemExit, match="^keras-seqattn: error: entry point 'broken'"):
+        keras_seqattn_cli.build_parser()
