@@ -89,20 +89,29 @@ def _read(source, num_heads=None):
         ) from None
 
 
+def check_checkpoint_path(source):
+    """`source` as a path, if it can be a checkpoint: a `.safetensors` file, or a
+    directory with a config.json. Cheap, so a job checks it before its data."""
+    path = pathlib.Path(source)
+    if path.is_file() and path.suffix == ".safetensors":
+        return path
+    if not (path / "config.json").is_file():
+        raise ValueError(
+            "Expected a checkpoint directory with a config.json (Hugging Face, timm or a "
+            f"keras-hub preset) or a timm .safetensors file. Received: source={str(source)!r}"
+        )
+    return path
+
+
 def _read_source(source, num_heads):
     from keras_seqattn.applications import _vit_keras_hub
 
     if not isinstance(source, (str, pathlib.Path)):
         return _vit_keras_hub.from_keras_hub(source, "a keras-hub model object")
-    path = pathlib.Path(source)
+    path = check_checkpoint_path(source)
     where = f"source={str(source)!r}"
-    if path.is_file() and path.suffix == ".safetensors":
+    if path.suffix == ".safetensors":
         return _from_timm(_load_safetensors(path), {}, num_heads, where)
-    if not (path / "config.json").is_file():
-        raise ValueError(
-            "Expected a checkpoint directory with a config.json (Hugging Face, timm or a "
-            f"keras-hub preset) or a timm .safetensors file. Received: {where}"
-        )
     hf_config = json.loads((path / "config.json").read_text())
     if str(hf_config.get("module", "")).startswith("keras_hub"):
         return _vit_keras_hub.from_keras_hub(_vit_keras_hub.load_keras_hub_preset(path), where)

@@ -8,6 +8,7 @@ import numpy as np
 
 from keras_seqattn import datasets
 from keras_seqattn.applications import VisionTransformer
+from keras_seqattn.applications.vit_pretrained import check_checkpoint_path
 from keras_seqattn.evaluation import evaluate_image_classification
 from keras_seqattn.text.caption_pipeline import prepare_image
 from keras_seqattn.training._resume import ResumableRun, count_examples
@@ -165,6 +166,8 @@ def train_image_classifier(
         The metrics dictionary.
     """
     run = ResumableRun(out, locals())
+    if weights is not None:  # a mistyped path is told before any data is prepared
+        check_checkpoint_path(weights)
     keras.utils.set_random_seed(seed)
     builder = datasets.prepare(dataset, data_dir)
     datasets.check_image_labels(builder)
