@@ -137,6 +137,11 @@ class Application:
     def class_name(self):
         return self.target.rpartition(":")[2]
 
+    def load_class(self):
+        """The class `target` names, imported now (this imports Keras)."""
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
 
 _RNN_SIZES = (
     Option("--embedding-dim", "embedding_dim", POSITIVE, 128, "token embedding width"),
@@ -252,6 +257,19 @@ def applications():
             )
         found[app.name] = app
     return found
+
+
+def task_of(cls):
+    """The task of the registered application `cls` is or derives from, else `None`.
+
+    The nearest registered class in `cls`'s method resolution order decides, so
+    a subclass of a registered application has its parent's task unless it is
+    registered itself. Every registered class is imported (Keras with it).
+    """
+    tasks = {}
+    for app in applications().values():
+        tasks.setdefault(app.load_class(), app.task)
+    return next((tasks[base] for base in cls.__mro__ if base in tasks), None)
 
 
 def _add_common_training(parser, generative):

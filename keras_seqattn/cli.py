@@ -61,12 +61,6 @@ def _application(name):
     return keras_seqattn_cli.applications()[name]
 
 
-def application_class(app):
-    """The class an `Application` names, imported now."""
-    module, _, name = app.target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def _model_kwargs(args):
     """The chosen model's constructor arguments, from its registered options."""
     app = _application(args.model)
@@ -91,7 +85,7 @@ def _distribution(args):
     from keras_seqattn.models.transformer_layout_map import check_model_parallel
 
     app = _application(args.model)
-    model_class = application_class(app)
+    model_class = app.load_class()
     if app.task == "classification":
         sizes = importlib.import_module(app.target.partition(":")[0]).CONFIGS.get(args.config, {})
     else:
@@ -131,13 +125,13 @@ def _train(args):
             augmentation=None if args.augmentation == "none" else args.augmentation,
             weights=args.weights,
             image_size=args.image_size,
-            model_class=application_class(_application(args.model)),
+            model_class=_application(args.model).load_class(),
             **_common(args),
         )
         keys = ("test_accuracy", "parameters", "train_seconds")
     elif task == "captioning":
         metrics = training.train_captioner(
-            application_class(_application(args.model)),
+            _application(args.model).load_class(),
             args.dataset,
             vocabulary_size=args.vocabulary_size,
             beam_width=args.beam_width,
@@ -148,7 +142,7 @@ def _train(args):
         keys = ("exact_match", "bleu", "cider", "attention_localization", "train_seconds")
     else:
         metrics = training.train_translation(
-            application_class(_application(args.model)),
+            _application(args.model).load_class(),
             args.dataset,
             tokens=args.tokens,
             vocabulary_size=args.vocabulary_size,
@@ -171,15 +165,14 @@ def _load(path):
 
 def task_of(model):
     """The task of the registered application `model` is (or derives from)."""
-    names = [cls.__name__ for cls in type(model).__mro__]
-    by_class = {app.class_name: app.task for app in keras_seqattn_cli.applications().values()}
-    for name in names:
-        if name in by_class:
-            return by_class[name]
-    raise ValueError(
-        f"{type(model).__name__} is no registered application "
-        f"({', '.join(sorted(by_class))}); see keras_seqattn_cli.Application"
-    )
+    task = keras_seqattn_cli.task_of(type(model))
+    if task is None:
+        names = sorted(app.class_name for app in keras_seqattn_cli.applications().values())
+        raise ValueError(
+            f"{type(model).__name__} is no registered application "
+            f"({', '.join(names)}); see keras_seqattn_cli.Application"
+        )
+    return task
 
 
 def _predict(args):

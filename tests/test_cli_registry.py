@@ -61,6 +61,30 @@ def test_task_of_a_model_comes_from_the_registry():
         cli.task_of(keras.Sequential())
 
 
+def test_export_dispatches_on_the_registered_task_not_the_class_tree(monkeypatch):
+    import keras
+
+    from keras_seqattn.applications import TransformerSeq2Seq
+    from keras_seqattn.export.export_model import _task
+
+    class Derived(TransformerSeq2Seq):  # not registered: its parent's task
+        pass
+
+    class Classifier(keras.Model):  # registered, and derives from no application
+        pass
+
+    found = dict(keras_seqattn_cli.applications())
+    found["odd"] = keras_seqattn_cli.Application(
+        "odd", f"{__name__}:Classifier", "classification", "a classifier of no known base"
+    )
+    monkeypatch.setattr(keras_seqattn_cli, "applications", lambda: found)
+    monkeypatch.setitem(globals(), "Classifier", Classifier)
+    assert keras_seqattn_cli.task_of(Derived) == "translation"
+    assert _task(Classifier()) == "classification"
+    with pytest.raises(ValueError, match="Only registered applications.*Received: a Sequential"):
+        _task(keras.Sequential())
+
+
 PLUGIN = """
 import keras
 from keras_seqattn.applications import AttentionSeq2Seq

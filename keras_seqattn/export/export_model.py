@@ -11,12 +11,6 @@ import keras
 
 from keras_seqattn.export import _subprocess
 
-_FAMILIES = {
-    "VisionTransformer": "vision",
-    "CaptioningModel": "captioning",
-    "Seq2SeqModel": "translation",
-}
-
 
 def export_model(
     model_or_path,
@@ -36,7 +30,8 @@ def export_model(
     - `saved_model/`: a SavedModel whose signatures run the whole model,
       generation loop and detokenisation included, with core TensorFlow ops only
       (a process that imports nothing but `tensorflow` serves it):
-      - `VisionTransformer`: `serving_default`, images -> probabilities, top-k.
+      - image classifiers (`VisionTransformer`): `serving_default`, images ->
+        probabilities, top-k.
       - captioners: `serving_default` (float images), `image_bytes` (JPEG/PNG),
         `beam` and, for attention models, `attention`; captions out.
       - translation models: `serving_default` and `beam` (strings in,
@@ -92,7 +87,7 @@ def export_model(
     )
     out = _check_out(model_or_path, out, overwrite)
     if not isinstance(model_or_path, (str, os.PathLike)):
-        _family(model_or_path)  # a clear error before any saving or subprocess
+        _task(model_or_path)  # a clear error before any saving or subprocess
     if keras.backend.backend() != "tensorflow":
         return _export_elsewhere(model_or_path, out, options)
     model = _load(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else model_or_path
@@ -162,30 +157,20 @@ def _check_options(tflite, quantize, overwrite, beam_width, length_penalty, top_
     )
 
 
-def _supported():
-    from keras_seqattn import applications
+def _task(model):
+    """The registered task of `model` (`keras_seqattn_cli.task_of`), checked for export."""
+    import keras_seqattn_cli
 
-    names = [n for n in applications.__all__ if isinstance(getattr(applications, n), type)]
-    return [n for n in names if _family_of(getattr(applications, n)) is not None]
-
-
-def _family_of(cls):
-    for base in cls.__mro__:
-        if base.__name__ in _FAMILIES and base.__module__.startswith("keras_seqattn"):
-            return _FAMILIES[base.__name__]
-    return None
-
-
-def _family(model):
-    family = _family_of(type(model))
-    if family is None:
+    task = keras_seqattn_cli.task_of(type(model))
+    if task is None:
+        names = sorted(app.class_name for app in keras_seqattn_cli.applications().values())
         raise ValueError(
-            "Only the applications of keras_seqattn export: "
-            f"{', '.join(_supported())}. Received: a {type(model).__name__}"
+            "Only registered applications (keras_seqattn_cli.Application) export: "
+            f"{', '.join(names)}. Received: a {type(model).__name__}"
         )
-    if family == "captioning" and getattr(model, "tokenizer", None) is None:
+    if task == "captioning" and getattr(model, "tokenizer", None) is None:
         raise ValueError(f"A captioner needs its tokenizer (vocabulary). Received: {model.name}")
-    if family == "translation" and None in (
+    if task == "translation" and None in (
         getattr(model, "source_tokenizer", None),
         getattr(model, "target_tokenizer", None),
     ):
@@ -193,7 +178,7 @@ def _family(model):
             "A translation model needs its source and target tokenizers (vocabularies). "
             f"Received: {model.name}"
         )
-    return family
+    return task
 
 
 def _load(path):
@@ -218,11 +203,11 @@ def _plan(model, options):
     from keras_seqattn.export._translation import translation_plan
     from keras_seqattn.export._vision import vision_plan
 
-    family = _family(model)
-    if family == "vision":
+    task = _task(model)
+    if task == "classification":
         return vision_plan(model, options["top_k"], options["label_names"])
     generation = dict(beam_width=options["beam_width"], length_penalty=options["length_penalty"])
-    if family == "captioning":
+    if task == "captioning":
         return captioning_plan(model, **generation)
     return translation_plan(model, **generation)
 
