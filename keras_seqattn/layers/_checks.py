@@ -4,6 +4,7 @@ Input checks read static shapes and dtypes only, so they run once per trace
 and cost nothing in a compiled step.
 """
 
+import math
 import numbers
 
 import keras
@@ -18,16 +19,28 @@ def check_positive_int(name, value):
 
 
 def check_dropout(dropout):
-    if not _is_real(dropout) or not 0.0 <= dropout < 1.0:
+    if not is_real(dropout) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"`dropout` must be a float in [0, 1). Received: dropout={dropout}")
 
 
 def check_positive_number(name, value):
-    if not _is_real(value) or not value > 0:
-        raise ValueError(f"`{name}` must be a number > 0. Received: {name}={value}")
+    if not is_real(value) or not 0 < value < math.inf:
+        raise ValueError(f"`{name}` must be a finite number > 0. Received: {name}={value}")
 
 
-def _is_real(value):
+def as_bool(name, value):
+    """`value` as a Python bool, refusing what only looks like one.
+
+    A flag is where a wrong type answers wrongly rather than failing: the string
+    `"False"` and the number 2 are truthy. NumPy's bool is taken (as a Python
+    bool, so that configs stay JSON).
+    """
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}")
+
+
+def is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_seqattn.layers._checks import (
+    as_bool,
     check_dropout,
     check_positive_int,
     check_positive_number,
@@ -45,7 +46,7 @@ class TransformerBlock(keras.layers.Layer):
         self.dropout = dropout
         self.activation = get_activation(activation)
         self.layer_norm_epsilon = layer_norm_epsilon
-        self.normalize_first = normalize_first
+        self.normalize_first = as_bool("normalize_first", normalize_first)
         self.key_dim = key_dim
 
     def _build_attention(self, part, query_shape, value_shape, key_dim):

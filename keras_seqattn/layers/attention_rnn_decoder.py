@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_seqattn.layers._checks import check_positive_int
+from keras_seqattn.layers._checks import as_bool, check_positive_int
 from keras_seqattn.layers._rnn import RNNDecoderBase, cell_step
 from keras_seqattn.layers.bahdanau_attention import BahdanauAttention
 
@@ -89,7 +89,7 @@ class AttentionRNNDecoder(RNNDecoderBase):
             check_positive_int("attention_units", attention_units)
         self.attention_units = attention_units
         self.score_mode = score_mode
-        self.context_gate = context_gate
+        self.context_gate = as_bool("context_gate", context_gate)
         # TensorFlow's XLA cannot compile the training `ops.scan` ("XLA compilation
         # requires a fixed tensor list size"): a model holding this layer then runs
         # `tf.function` without XLA, also where `jit_compile="auto"` would pick XLA

@@ -1,7 +1,11 @@
 """Show, Attend and Tell's doubly stochastic attention penalty, as a layer loss."""
 
+import math
+
 import keras
 from keras import ops
+
+from keras_seqattn.layers._checks import is_real
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
@@ -49,9 +53,10 @@ class DoublyStochasticRegularizer(keras.layers.Layer):
 
     def __init__(self, penalty_weight=1.0, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(penalty_weight, (int, float)) or not penalty_weight >= 0:
+        if not is_real(penalty_weight) or not 0 <= penalty_weight < math.inf:
             raise ValueError(
-                f"`penalty_weight` must be a number >= 0. Received: penalty_weight={penalty_weight}"
+                "`penalty_weight` must be a finite number >= 0. "
+                f"Received: penalty_weight={penalty_weight}"
             )
         self.penalty_weight = penalty_weight
 

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_seqattn.layers import _jax_cpu_cnn
+from keras_seqattn.layers._checks import as_bool
 
 SMALL_CNN = "small_cnn"
 
@@ -108,15 +109,17 @@ class ImageFeatureEncoder(keras.layers.Layer):
                 "The small CNN is trained from scratch: pass a keras.applications "
                 f"`backbone` to load pretrained weights. Received: weights={weights!r}"
             )
-        if output_dim is not None and (not isinstance(output_dim, int) or output_dim < 1):
+        if output_dim is not None and (
+            not isinstance(output_dim, int) or isinstance(output_dim, bool) or output_dim < 1
+        ):
             raise ValueError(
                 f"`output_dim` must be a positive int or None. Received: output_dim={output_dim}"
             )
         self.backbone = backbone
         self.filters = filters
         self.weights_source = weights
-        self.trainable_backbone = trainable_backbone
-        self.position_embedding = position_embedding
+        self.trainable_backbone = as_bool("trainable_backbone", trainable_backbone)
+        self.position_embedding = as_bool("position_embedding", position_embedding)
         self.output_dim = output_dim
 
     def build(self, images_shape):

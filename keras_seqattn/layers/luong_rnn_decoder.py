@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_seqattn.layers._checks import check_floating, check_positive_int
+from keras_seqattn.layers._checks import as_bool, check_floating, check_positive_int
 from keras_seqattn.layers._rnn import RNNDecoderBase, cell_step
 from keras_seqattn.layers.bahdanau_attention import masked_softmax
 
@@ -94,7 +94,7 @@ class LuongRNNDecoder(RNNDecoderBase):
         if attention_units is not None:
             check_positive_int("attention_units", attention_units)
         self.score_mode = score_mode
-        self.input_feeding = bool(input_feeding)
+        self.input_feeding = as_bool("input_feeding", input_feeding)
         self.attention_units = attention_units
         # As AttentionRNNDecoder: TensorFlow's XLA cannot compile the training scan.
         if keras.backend.backend() == "tensorflow":

@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_seqattn.layers._checks import as_bool, check_positive_int
+
 
 def _pair(value, name):
     """`16` -> `(16, 16)`; `(32, 48)` stays; anything else is a `ValueError`."""
@@ -92,14 +94,13 @@ class PatchEncoder(keras.layers.Layer):
                 "`patch_size` must divide the image height and width. Received: "
                 f"image_size={image_size}, patch_size={patch_size}"
             )
-        for name, value in (("hidden_dim", hidden_dim), ("num_channels", num_channels)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
+        check_positive_int("hidden_dim", hidden_dim)
+        check_positive_int("num_channels", num_channels)
         self.image_size = image_size
         self.patch_size = patch_size
         self.hidden_dim = hidden_dim
         self.num_channels = num_channels
-        self.use_class_token = use_class_token
+        self.use_class_token = use_class_token = as_bool("use_class_token", use_class_token)
         self.grid_size = (height // patch_size, width // patch_size)
         self.num_patches = self.grid_size[0] * self.grid_size[1]
         self.sequence_length = self.num_patches + int(use_class_token)

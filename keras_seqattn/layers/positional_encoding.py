@@ -108,7 +108,15 @@ class PositionalEncoding(keras.layers.Layer):
         self.sequence_length = sequence_length
         self.mode = mode
         self.max_wavelength = max_wavelength
-        self.initializer = keras.initializers.get(initializer)
+        try:
+            self.initializer = keras.initializers.get(initializer)
+            if self.initializer is None:  # `get(None)` is None: no initializer at all
+                raise ValueError("None is no initializer")
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                f"`initializer` must be a Keras initializer or its name ({error}). "
+                f"Received: initializer={initializer!r}"
+            ) from None
         # A name stays a name in the config; an object is serialized.
         self._initializer_config = (
             initializer

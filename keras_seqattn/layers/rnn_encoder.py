@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_seqattn.layers._checks import as_bool
 from keras_seqattn.layers._rnn import (
     check_rnn_args,
     check_token_ids,
@@ -71,7 +72,7 @@ class RNNEncoder(keras.layers.Layer):
         self.embedding_dim = embedding_dim
         self.units = units
         self.rnn_type = rnn_type
-        self.bidirectional = bidirectional
+        self.bidirectional = as_bool("bidirectional", bidirectional)
         self.dropout = dropout
 
     @property

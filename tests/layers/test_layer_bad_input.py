@@ -1,9 +1,15 @@
 """Bad input to every public layer: a clear `ValueError`/`TypeError`, Keras style.
 
-Each case of `CASES` names a layer, its constructor arguments, optionally a
-call with good inputs that builds it (`warmup`), the bad call (or none, when
-the constructor itself must fail), the exception and a regex of its message.
-Every message must also end with `Received: name=value`, as Keras's own do.
+Constructor arguments are checked from the signatures: `SIGNATURE_CASES` gives
+each argument of every public layer the bad values of its kind (a size, a rate,
+a flag, a choice, ...), read from its name and default, so a new layer or
+argument is covered by adding its required arguments to `REQUIRED`. What a
+signature cannot say (an argument of its own kind, arguments that must agree,
+every call-time check) is written by hand in `CASES`: a layer, its constructor
+arguments, optionally a call with good inputs that builds it (`warmup`), the
+bad call (or none, when the constructor itself must fail), the exception and a
+regex of its message. Every message must also end with `Received: name=value`,
+as Keras's own do.
 
 What the layers do with input that is not an error is pinned down below the
 table: an empty batch gives an empty batch, and NaN/inf values propagate,
@@ -11,6 +17,8 @@ except from padding (which the attention layers zero before attending) and
 from NaN pixels (which `ImageFeatureEncoder` replaces by 0).
 """
 
+import inspect
+import math
 import re
 from typing import NamedTuple
 
@@ -56,21 +64,6 @@ CNN = dict(filters=(4,))
 
 CASES = {
     # BahdanauAttention
-    "bahdanau/units_zero": Case(
-        L.BahdanauAttention, dict(units=0), None, ValueError, "positive int"
-    ),
-    "bahdanau/units_float": Case(
-        L.BahdanauAttention, dict(units=2.5), None, ValueError, "units=2.5"
-    ),
-    "bahdanau/score_mode": Case(
-        L.BahdanauAttention, dict(units=4, score_mode="mlp"), None, ValueError, "score_mode=mlp"
-    ),
-    "bahdanau/dropout_one": Case(
-        L.BahdanauAttention, dict(units=4, dropout=1.0), None, ValueError, r"\[0, 1\).*dropout=1.0"
-    ),
-    "bahdanau/dropout_none": Case(
-        L.BahdanauAttention, dict(units=4, dropout=None), None, ValueError, "dropout=None"
-    ),
     "bahdanau/value_rank2": Case(
         L.BahdanauAttention,
         dict(units=4),
@@ -130,35 +123,6 @@ CASES = {
         r"floating.*value.dtype=int32",
     ),
     # TransformerEncoder
-    "encoder/num_heads_zero": Case(
-        L.TransformerEncoder, dict(num_heads=0, intermediate_dim=8), None, ValueError, "num_heads=0"
-    ),
-    "encoder/intermediate_dim_negative": Case(
-        L.TransformerEncoder,
-        dict(num_heads=2, intermediate_dim=-1),
-        None,
-        ValueError,
-        "intermediate_dim=-1",
-    ),
-    "encoder/key_dim_zero": Case(
-        L.TransformerEncoder, dict(ENC, key_dim=0), None, ValueError, "key_dim=0"
-    ),
-    "encoder/dropout_negative": Case(
-        L.TransformerEncoder, dict(ENC, dropout=-0.1), None, ValueError, r"dropout=-0.1"
-    ),
-    "encoder/dropout_string": Case(
-        L.TransformerEncoder, dict(ENC, dropout="0.1"), None, ValueError, r"dropout=0.1"
-    ),
-    "encoder/epsilon_zero": Case(
-        L.TransformerEncoder,
-        dict(ENC, layer_norm_epsilon=0.0),
-        None,
-        ValueError,
-        r"layer_norm_epsilon=0.0",
-    ),
-    "encoder/activation_unknown": Case(
-        L.TransformerEncoder, dict(ENC, activation="swishy"), None, ValueError, r"activation=swishy"
-    ),
     "encoder/num_heads_not_dividing": Case(
         L.TransformerEncoder,
         dict(num_heads=3, intermediate_dim=8),
@@ -201,9 +165,6 @@ CASES = {
         ((f(2, 4, 16), f(2, 5, 16)), {}),
         ValueError,
         r"width 16.*num_heads=3",
-    ),
-    "decoder/dropout_one": Case(
-        L.TransformerDecoder, dict(DEC, dropout=1.0), None, ValueError, "dropout=1.0"
     ),
     "decoder/encoder_rank2": Case(
         L.TransformerDecoder,
@@ -271,23 +232,6 @@ CASES = {
         r"\(batch, 5\).*encoder_padding_mask.shape=\(2, 4\)",
     ),
     # PositionalEncoding
-    "positional/sequence_length_zero": Case(
-        L.PositionalEncoding, dict(sequence_length=0), None, ValueError, "sequence_length=0"
-    ),
-    "positional/mode": Case(
-        L.PositionalEncoding,
-        dict(sequence_length=8, mode="rotary"),
-        None,
-        ValueError,
-        "mode=rotary",
-    ),
-    "positional/max_wavelength_zero": Case(
-        L.PositionalEncoding,
-        dict(sequence_length=8, max_wavelength=0),
-        None,
-        ValueError,
-        "max_wavelength=0",
-    ),
     "positional/rank2": Case(
         L.PositionalEncoding,
         dict(sequence_length=8),
@@ -335,15 +279,6 @@ CASES = {
     "patch/not_divisible": Case(
         L.PatchEncoder, dict(PATCH, image_size=10), None, ValueError, "image_size=10, patch_size=4"
     ),
-    "patch/patch_size_zero": Case(
-        L.PatchEncoder, dict(PATCH, patch_size=0), None, ValueError, "patch_size=0"
-    ),
-    "patch/hidden_dim_zero": Case(
-        L.PatchEncoder, dict(PATCH, hidden_dim=0), None, ValueError, "hidden_dim=0"
-    ),
-    "patch/num_channels_zero": Case(
-        L.PatchEncoder, dict(PATCH, num_channels=0), None, ValueError, "num_channels=0"
-    ),
     "patch/image_size_float": Case(
         L.PatchEncoder, dict(PATCH, image_size=8.0), None, ValueError, "image_size=8.0"
     ),
@@ -373,9 +308,6 @@ CASES = {
         L.PatchEncoder, PATCH, ((f(8, 8, 1),), {}), ValueError, r"images.shape=\(8, 8, 1\)"
     ),
     # ImageFeatureEncoder
-    "image/backbone": Case(
-        L.ImageFeatureEncoder, dict(backbone="AlexNet"), None, ValueError, "backbone='AlexNet'"
-    ),
     "image/filters_empty": Case(
         L.ImageFeatureEncoder, dict(filters=()), None, ValueError, r"filters=\(\)"
     ),
@@ -394,9 +326,6 @@ CASES = {
     ),
     "image/small_cnn_weights": Case(
         L.ImageFeatureEncoder, dict(weights="imagenet"), None, ValueError, "weights='imagenet'"
-    ),
-    "image/output_dim_zero": Case(
-        L.ImageFeatureEncoder, dict(CNN, output_dim=0), None, ValueError, "output_dim=0"
     ),
     "image/rank3": Case(
         L.ImageFeatureEncoder, CNN, ((f(8, 8, 1),), {}), ValueError, r"images.shape=\(8, 8, 1\)"
@@ -425,18 +354,6 @@ CASES = {
         warmup=((f(2, 8, 8, 1),), {}),
     ),
     # RNNEncoder
-    "rnn_encoder/vocabulary_size_zero": Case(
-        L.RNNEncoder, dict(RNN, vocabulary_size=0), None, ValueError, "vocabulary_size=0"
-    ),
-    "rnn_encoder/units_negative": Case(
-        L.RNNEncoder, dict(RNN, units=-4), None, ValueError, "units=-4"
-    ),
-    "rnn_encoder/rnn_type": Case(
-        L.RNNEncoder, dict(RNN, rnn_type="rnn"), None, ValueError, "rnn_type=rnn"
-    ),
-    "rnn_encoder/dropout_one": Case(
-        L.RNNEncoder, dict(RNN, dropout=1.0), None, ValueError, "dropout=1.0"
-    ),
     "rnn_encoder/rank3": Case(
         L.RNNEncoder, RNN, ((i(2, 5, 1),), {}), ValueError, r"token_ids.shape=\(2, 5, 1\)"
     ),
@@ -444,9 +361,6 @@ CASES = {
         L.RNNEncoder, RNN, ((f(2, 5),), {}), TypeError, r"integer.*token_ids.dtype=float32"
     ),
     # ContextRNNDecoder
-    "context_decoder/embedding_dim_zero": Case(
-        L.ContextRNNDecoder, dict(RNN, embedding_dim=0), None, ValueError, "embedding_dim=0"
-    ),
     "context_decoder/context_rank3": Case(
         L.ContextRNNDecoder,
         RNN,
@@ -491,16 +405,6 @@ CASES = {
         warmup=((i(2, 3), (f(2, 4),), f(2, 4)), {}),
     ),
     # AttentionRNNDecoder
-    "attention_decoder/attention_units_zero": Case(
-        L.AttentionRNNDecoder, dict(RNN, attention_units=0), None, ValueError, "attention_units=0"
-    ),
-    "attention_decoder/score_mode": Case(
-        L.AttentionRNNDecoder,
-        dict(RNN, score_mode="general"),
-        None,
-        ValueError,
-        "score_mode=general",
-    ),
     "attention_decoder/values_rank2": Case(
         L.AttentionRNNDecoder,
         RNN,
@@ -545,12 +449,6 @@ CASES = {
         r"padding_mask.shape=\(2, 3\)",
     ),
     # LuongRNNDecoder
-    "luong_decoder/score_mode": Case(
-        L.LuongRNNDecoder, dict(RNN, score_mode="additive"), None, ValueError, "score_mode=additive"
-    ),
-    "luong_decoder/attention_units_zero": Case(
-        L.LuongRNNDecoder, dict(RNN, attention_units=0), None, ValueError, "attention_units=0"
-    ),
     "luong_decoder/values_rank2": Case(
         L.LuongRNNDecoder,
         RNN,
@@ -602,20 +500,6 @@ CASES = {
         r"padding_mask.shape=\(2, 3\)",
     ),
     # DoublyStochasticRegularizer
-    "regularizer/negative_weight": Case(
-        L.DoublyStochasticRegularizer,
-        dict(penalty_weight=-1.0),
-        None,
-        ValueError,
-        "penalty_weight=-1.0",
-    ),
-    "regularizer/nan_weight": Case(
-        L.DoublyStochasticRegularizer,
-        dict(penalty_weight=float("nan")),
-        None,
-        ValueError,
-        "penalty_weight=nan",
-    ),
     "regularizer/attention_rank2": Case(
         L.DoublyStochasticRegularizer,
         {},
@@ -631,6 +515,97 @@ CASES = {
         r"\(batch, 3\).*mask.shape=\(2, 5\)",
     ),
 }
+
+
+# The smallest required arguments with which each public layer constructs.
+REQUIRED = {
+    L.AttentionRNNDecoder: RNN,
+    L.BahdanauAttention: dict(units=4),
+    L.ContextRNNDecoder: RNN,
+    L.DoublyStochasticRegularizer: {},
+    L.ImageFeatureEncoder: {},
+    L.LuongRNNDecoder: RNN,
+    L.PatchEncoder: PATCH,
+    L.PositionalEncoding: dict(sequence_length=8),
+    L.RNNEncoder: RNN,
+    L.TransformerDecoder: DEC,
+    L.TransformerEncoder: ENC,
+}
+# Bad values by kind. `None` is bad except where it is the default.
+BAD_VALUES = {
+    "size": (0, -1, 2.5, True, "4", None),
+    "rate": (1.0, -0.1, math.nan, "0.1", True, None),
+    "positive_number": (0, -1.0, math.nan, math.inf, "1", True, None),
+    "non_negative_number": (-1.0, math.nan, math.inf, "1", True, None),
+    "flag": ("False", 1, None),  # "False" would be truthy
+    "choice": ("no_such_choice", 3, None),
+    "activation": ("no_such_activation", 3),  # None is Keras's linear activation
+}
+# Arguments whose kind their name says, whatever their default.
+KIND_BY_NAME = {
+    "dropout": "rate",
+    "max_wavelength": "positive_number",
+    "layer_norm_epsilon": "positive_number",
+    "penalty_weight": "non_negative_number",
+    "activation": "activation",
+}
+SIZE_NAME = re.compile(r"(_dim|_size|units|_length)$|^num_")
+# Arguments of a kind of their own: their cases are written by hand in `CASES`.
+PARTICULAR = {"filters", "weights"}
+
+
+def argument_kind(name, parameter):
+    """The kind of a constructor argument, from its name and default, or `None`."""
+    default = parameter.default
+    if name in KIND_BY_NAME:
+        return KIND_BY_NAME[name]
+    if isinstance(default, bool):
+        return "flag"
+    if isinstance(default, str):
+        return "choice"
+    required_or_int = default is inspect.Parameter.empty or default is None
+    if SIZE_NAME.search(name) and (required_or_int or isinstance(default, int)):
+        return "size"
+    return None
+
+
+def _arguments(layer):
+    parameters = inspect.signature(layer.__init__).parameters
+    return {n: p for n, p in parameters.items() if n not in ("self", "kwargs")}
+
+
+SIGNATURE_CASES = {
+    f"{layer.__name__}/{name}={value!r}": (layer, name, value)
+    for layer in REQUIRED
+    for name, parameter in _arguments(layer).items()
+    if argument_kind(name, parameter) is not None
+    for value in BAD_VALUES[argument_kind(name, parameter)]
+    if not (value is None and parameter.default is None)
+}
+
+
+@pytest.mark.parametrize("layer, name, value", SIGNATURE_CASES.values(), ids=SIGNATURE_CASES)
+def test_bad_constructor_argument_raises_a_clear_error(layer, name, value):
+    with pytest.raises(ValueError) as info:
+        layer(**{**REQUIRED[layer], name: value})
+    message = str(info.value)
+    assert f"`{name}` must be" in message, message  # what was expected...
+    shown = "|".join(re.escape(f"{name}={v}") for v in {str(value), repr(value)})
+    assert re.search(rf"Received: (.*, )?({shown})", message), message  # ...and what came
+    assert ENDS_WITH_RECEIVED.search(message), message
+
+
+def test_every_constructor_argument_of_every_public_layer_is_checked():
+    assert {layer.__name__ for layer in REQUIRED} == set(L.__all__), "add it to REQUIRED"
+    by_hand = {name for case in CASES.values() for name in case.init}
+    for layer in REQUIRED:
+        for name, parameter in _arguments(layer).items():
+            if argument_kind(name, parameter) is None:
+                assert name in PARTICULAR and name in by_hand, (
+                    f"{layer.__name__}({name}=...): give it a kind in KIND_BY_NAME, "
+                    "or list it in PARTICULAR with cases of its own in CASES"
+                )
+        layer(**REQUIRED[layer])  # the required arguments alone are good
 
 
 @pytest.fixture(autouse=True)
