@@ -3,6 +3,7 @@
 import keras
 
 from keras_seqattn.layers import AttentionRNNDecoder, DoublyStochasticRegularizer
+from keras_seqattn.models._arguments import check_non_negative
 from keras_seqattn.models.rnn_captioning_model import RNNCaptioningModel
 
 
@@ -89,6 +90,8 @@ class AttentionCaptioner(RNNCaptioningModel):
         **kwargs,
     ):
         self._check_captioning_args(tokenizer, image_size, num_channels, max_caption_length)
+        self._check_rnn_args(embedding_dim, hidden_dim, dropout, trainable_backbone, feature_dim)
+        check_non_negative("attention_regularization", attention_regularization)
         # === Layers ===
         encoder = self._build_encoder(
             backbone, filters, backbone_weights, trainable_backbone, feature_dim

@@ -77,6 +77,7 @@ class RNNCaptioner(RNNCaptioningModel):
         **kwargs,
     ):
         self._check_captioning_args(tokenizer, image_size, num_channels, max_caption_length)
+        self._check_rnn_args(embedding_dim, hidden_dim, dropout, trainable_backbone, feature_dim)
         # === Layers ===
         encoder = self._build_encoder(
             backbone, filters, backbone_weights, trainable_backbone, feature_dim

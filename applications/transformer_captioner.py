@@ -14,6 +14,7 @@ from keras_seqattn.applications.transformer_seq2seq import (
     start_decoding,
 )
 from keras_seqattn.layers import PatchEncoder, TransformerEncoder
+from keras_seqattn.models._arguments import check_flags, check_rate, check_sizes
 from keras_seqattn.models.captioning_model import CaptioningModel
 from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
@@ -149,6 +150,8 @@ class TransformerCaptioner(CaptioningModel):
         **kwargs,
     ):
         self._check_captioning_args(tokenizer, image_size, num_channels, max_caption_length)
+        check_rate(dropout)
+        check_flags(normalize_first=normalize_first, tie_output_embedding=tie_output_embedding)
         _check_architecture(
             image_size,
             patch_size,
@@ -292,16 +295,14 @@ def _check_architecture(
     intermediate_dim,
     attention_layer,
 ):
-    for name, value in [
-        ("patch_size", patch_size),
-        ("hidden_dim", hidden_dim),
-        ("num_encoder_layers", num_encoder_layers),
-        ("num_decoder_layers", num_decoder_layers),
-        ("num_heads", num_heads),
-        ("intermediate_dim", intermediate_dim),
-    ]:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
+    check_sizes(
+        patch_size=patch_size,
+        hidden_dim=hidden_dim,
+        num_encoder_layers=num_encoder_layers,
+        num_decoder_layers=num_decoder_layers,
+        num_heads=num_heads,
+        intermediate_dim=intermediate_dim,
+    )
     if image_size[0] % patch_size or image_size[1] % patch_size:
         raise ValueError(
             f"`patch_size` must divide the image height and width {tuple(image_size)}. "

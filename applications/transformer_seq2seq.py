@@ -17,6 +17,8 @@ from keras_seqattn.applications._transformer_layers import (  # noqa: F401 (shar
 )
 from keras_seqattn.generation._decoding import DEFAULT_OPTIONS, check_options
 from keras_seqattn.layers._checks import get_activation
+from keras_seqattn.layers.positional_encoding import POSITION_MODES, SINUSOID_LAYOUTS
+from keras_seqattn.models._arguments import check_flags, check_rate, check_sizes
 from keras_seqattn.models.seq2seq_model import Seq2SeqModel
 from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
@@ -161,15 +163,27 @@ class TransformerSeq2Seq(Seq2SeqModel):
             source_tokenizer, target_tokenizer, max_source_length, max_target_length
         )
         _check_architecture(hidden_dim, num_layers, num_heads)
+        check_sizes(intermediate_dim=intermediate_dim)
+        check_rate(dropout)
+        check_position(position_mode, position_layout)
         get_activation(activation)
         if generation_options is not None:
+            if not isinstance(generation_options, dict):
+                raise ValueError(
+                    "`generation_options` must be a dict of generation options or None. "
+                    f"Received: generation_options={generation_options!r}"
+                )
             generation_options = check_options(dict(generation_options))
             generation_options = {
                 k: v for k, v in generation_options.items() if DEFAULT_OPTIONS[k] != v
             }
-        for key, value in (("scale_embedding", scale_embedding), ("output_bias", output_bias)):
-            if not isinstance(value, bool):
-                raise ValueError(f"`{key}` must be a bool. Received: {key}={value!r}")
+        check_flags(
+            share_embeddings=share_embeddings,
+            tie_output_embedding=tie_output_embedding,
+            normalize_first=normalize_first,
+            scale_embedding=scale_embedding,
+            output_bias=output_bias,
+        )
         if output_bias and not tie_output_embedding:
             raise ValueError(
                 "`output_bias=True` adds a bias to the tied output layer; an untied "
@@ -325,14 +339,22 @@ _DEFAULT_OPTIONS = dict(
 )
 
 
+def check_position(position_mode, position_layout):
+    """The position settings, under the application's names (the layer says `mode`)."""
+    if position_mode not in POSITION_MODES:
+        raise ValueError(
+            f"`position_mode` must be one of {POSITION_MODES}. "
+            f"Received: position_mode={position_mode!r}"
+        )
+    if position_layout not in SINUSOID_LAYOUTS:
+        raise ValueError(
+            f"`position_layout` must be one of {SINUSOID_LAYOUTS}. "
+            f"Received: position_layout={position_layout!r}"
+        )
+
+
 def _check_architecture(hidden_dim, num_layers, num_heads):
-    for name, value in [
-        ("hidden_dim", hidden_dim),
-        ("num_layers", num_layers),
-        ("num_heads", num_heads),
-    ]:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
+    check_sizes(hidden_dim=hidden_dim, num_layers=num_layers, num_heads=num_heads)
     if hidden_dim % num_heads:
         raise ValueError(
             f"`num_heads` must divide `hidden_dim`={hidden_dim}. Received: num_heads={num_heads}"

@@ -5,7 +5,7 @@ import numpy as np
 from keras import ops
 
 from keras_seqattn.layers import PatchEncoder, TransformerEncoder
-from keras_seqattn.models._arguments import check_model_kwargs
+from keras_seqattn.models._arguments import check_flags, check_model_kwargs, check_rate, check_sizes
 from keras_seqattn.models._dtype_policy import with_dtype_argument
 from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
@@ -154,14 +154,15 @@ class VisionTransformer(keras.Model):
         name="vision_transformer",
         **kwargs,
     ):
-        for arg, value in (
-            ("num_classes", num_classes),
-            ("num_layers", num_layers),
-            ("hidden_dim", hidden_dim),
-            ("num_heads", num_heads),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{arg}` must be a positive int. Received: {arg}={value}")
+        check_sizes(
+            num_classes=num_classes,
+            num_layers=num_layers,
+            hidden_dim=hidden_dim,
+            num_heads=num_heads,
+            mlp_dim=mlp_dim,
+        )
+        check_rate(dropout)
+        check_flags(include_rescaling=include_rescaling)
         if hidden_dim % num_heads:
             raise ValueError(
                 "`num_heads` must divide `hidden_dim`. "
@@ -413,7 +414,7 @@ def _per_channel(name, value, num_channels):
         isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values
     ):
         raise ValueError(
-            f"`{name}` must be {num_channels} finite numbers, one per channel. "
+            f"`{name}` must be a finite number or {num_channels}, one per channel. "
             f"Received: {name}={value}"
         )
     return [float(v) for v in values]

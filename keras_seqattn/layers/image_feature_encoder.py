@@ -9,6 +9,18 @@ from keras_seqattn.layers._checks import as_bool
 SMALL_CNN = "small_cnn"
 
 
+def check_weights(backbone, weights, name="weights"):
+    """Raises a `ValueError` unless `weights` (called `name`) suit `backbone`."""
+    if not (weights is None or (isinstance(weights, str) and weights == "imagenet")):
+        raise ValueError(f'`{name}` must be None or "imagenet". Received: {name}={weights!r}')
+    if backbone == SMALL_CNN and weights is not None:
+        raise ValueError(
+            f"`{name}` must be None for the small CNN, which is trained from scratch: pass "
+            "a keras.applications `backbone` to load pretrained weights. "
+            f"Received: {name}={weights!r}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_seqattn")
 class ImageFeatureEncoder(keras.layers.Layer):
     """Turns images into the spatial grid of feature vectors a captioner attends over.
@@ -102,13 +114,7 @@ class ImageFeatureEncoder(keras.layers.Layer):
             raise ValueError(
                 f"`filters` must be a non-empty tuple of positive ints. Received: filters={filters}"
             )
-        if weights not in (None, "imagenet"):
-            raise ValueError(f'`weights` must be None or "imagenet". Received: weights={weights!r}')
-        if backbone == SMALL_CNN and weights is not None:
-            raise ValueError(
-                "The small CNN is trained from scratch: pass a keras.applications "
-                f"`backbone` to load pretrained weights. Received: weights={weights!r}"
-            )
+        check_weights(backbone, weights)
         if output_dim is not None and (
             not isinstance(output_dim, int) or isinstance(output_dim, bool) or output_dim < 1
         ):

@@ -1,7 +1,38 @@
-"""The one check of the keyword arguments an application passes on to `keras.Model`."""
+"""The checks of an application's own arguments, and of those it passes on to `keras.Model`."""
 
 import difflib
 import inspect
+import math
+
+from keras_seqattn.layers._checks import as_bool, check_dropout, check_positive_int, is_real
+
+
+def check_sizes(**sizes):
+    """Raises a `ValueError` for the first of `sizes` (name=value) that is no positive int.
+
+    An application checks its sizes under its own names before its layers see
+    them: a layer would name its own argument (`units=0` for `hidden_dim=0`).
+    """
+    for name, value in sizes.items():
+        check_positive_int(name, value)
+
+
+def check_flags(**flags):
+    """Raises a `ValueError` for the first of `flags` that is not True or False."""
+    for name, value in flags.items():
+        as_bool(name, value)
+
+
+def check_non_negative(name, value):
+    """Raises a `ValueError` unless `value` (called `name`) is a finite number >= 0."""
+    if not is_real(value) or not 0 <= value < math.inf:
+        raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value}")
+
+
+def check_rate(dropout):
+    """`dropout` in [0, 1), checked before Keras's `Dropout` would say `rate=`."""
+    check_dropout(dropout)
+
 
 # What `keras.Model.__init__` takes from an application's `**kwargs`; the rest it
 # would drop without a word, so a misspelt size (`hiden_dim=8`) would be ignored.

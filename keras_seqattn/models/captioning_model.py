@@ -45,7 +45,7 @@ class CaptioningModel(GenerativeModel):
                 f"`image_size` must be (height, width), two positive ints. "
                 f"Received: image_size={image_size!r}"
             )
-        if num_channels not in (1, 3):
+        if isinstance(num_channels, bool) or num_channels not in (1, 3):
             raise ValueError(
                 f"`num_channels` must be 1 or 3. Received: num_channels={num_channels}"
             )

@@ -5,6 +5,8 @@ from keras import ops
 
 from keras_seqattn.layers import ImageFeatureEncoder
 from keras_seqattn.layers._rnn import check_rnn_type, num_states
+from keras_seqattn.layers.image_feature_encoder import check_weights
+from keras_seqattn.models._arguments import check_flags, check_rate, check_sizes
 from keras_seqattn.models.captioning_model import CaptioningModel
 
 
@@ -20,7 +22,17 @@ class RNNCaptioningModel(CaptioningModel):
     """
 
     @staticmethod
+    def _check_rnn_args(embedding_dim, hidden_dim, dropout, trainable_backbone, feature_dim):
+        """Raises a clear error, under the captioner's own names, before any layer is built."""
+        check_sizes(embedding_dim=embedding_dim, hidden_dim=hidden_dim)
+        if feature_dim is not None:
+            check_sizes(feature_dim=feature_dim)
+        check_flags(trainable_backbone=trainable_backbone)
+        check_rate(dropout)
+
+    @staticmethod
     def _build_encoder(backbone, filters, backbone_weights, trainable_backbone, feature_dim):
+        check_weights(backbone, backbone_weights, name="backbone_weights")
         return ImageFeatureEncoder(
             backbone=backbone,
             filters=filters,

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_seqattn_cli
 from keras_seqattn.applications import (
     AttentionCaptioner,
     AttentionSeq2Seq,
@@ -23,6 +24,7 @@ from keras_seqattn.applications import (
     VisionTransformer,
 )
 from keras_seqattn.text import SequenceTokenizer
+from tests import signature_cases
 
 SEQ2SEQ = dict(embedding_dim=8, hidden_dim=16, max_source_length=12, max_target_length=10)
 TRANSFORMER = dict(
@@ -39,8 +41,34 @@ CAPTIONER = dict(
 TRANSFORMER_CAPTIONER = dict(
     image_size=(32, 32), hidden_dim=16, intermediate_dim=16, max_caption_length=6
 )
+VIT = dict(
+    image_size=32,
+    patch_size=8,
+    num_classes=3,
+    hidden_dim=16,
+    num_layers=1,
+    num_heads=2,
+    mlp_dim=16,
+    num_channels=1,
+)
 IMAGE = np.zeros((1, 32, 32, 1), "uint8")
 PAIRS = [("forty two", "zweiundvierzig"), ("seven", "sieben")]
+
+# Every registered application, by class name, and the smallest good arguments
+# it builds with besides its tokenizers (a new application adds its line here).
+REGISTERED = {app.class_name: app for app in keras_seqattn_cli.applications().values()}
+SMALL = {
+    "Seq2SeqRNN": SEQ2SEQ,
+    "AttentionSeq2Seq": SEQ2SEQ,
+    "LuongSeq2Seq": SEQ2SEQ,
+    "TransformerSeq2Seq": dict(TRANSFORMER, max_target_length=10),
+    "RNNCaptioner": CAPTIONER,
+    "AttentionCaptioner": CAPTIONER,
+    "TransformerCaptioner": TRANSFORMER_CAPTIONER,
+    "VisionTransformer": VIT,
+}
+TRANSLATORS = [name for name, app in REGISTERED.items() if app.task == "translation"]
+CAPTIONERS = [name for name, app in REGISTERED.items() if app.task == "captioning"]
 
 
 @pytest.fixture(autouse=True)
@@ -55,28 +83,31 @@ def _seeded():
 
 
 @functools.lru_cache
-def _models():
-    source = SequenceTokenizer.from_corpus([s for s, _ in PAIRS], mode="character")
-    target = SequenceTokenizer.from_corpus([t for _, t in PAIRS], mode="character")
-    captions = SequenceTokenizer.from_corpus(["one two", "three four"])
+def _tokenizers():
     return {
-        "source": source,
-        "target": target,
-        "captions": captions,
-        "Seq2SeqRNN": Seq2SeqRNN(source, target, **SEQ2SEQ),
-        "AttentionSeq2Seq": AttentionSeq2Seq(source, target, **SEQ2SEQ),
-        "TransformerSeq2Seq": TransformerSeq2Seq(
-            source, target, max_target_length=10, **TRANSFORMER
+        "translation": (
+            SequenceTokenizer.from_corpus([s for s, _ in PAIRS], mode="character"),
+            SequenceTokenizer.from_corpus([t for _, t in PAIRS], mode="character"),
         ),
-        "RNNCaptioner": RNNCaptioner(captions, **CAPTIONER),
-        "AttentionCaptioner": AttentionCaptioner(captions, **CAPTIONER),
-        "TransformerCaptioner": TransformerCaptioner(captions, **TRANSFORMER_CAPTIONER),
-        "VisionTransformer": VisionTransformer.from_config_name("vit_micro_digits", num_classes=3),
+        "captioning": (SequenceTokenizer.from_corpus(["one two", "three four"]),),
+        "classification": (),
     }
 
 
-TRANSLATORS = ["Seq2SeqRNN", "AttentionSeq2Seq", "TransformerSeq2Seq"]
-CAPTIONERS = ["RNNCaptioner", "AttentionCaptioner", "TransformerCaptioner"]
+def _build(name, **kwargs):
+    """The registered application `name`, small, with `kwargs` over `SMALL[name]`."""
+    app = REGISTERED[name]
+    return app.load_class()(*_tokenizers()[app.task], **{**SMALL[name], **kwargs})
+
+
+@functools.lru_cache
+def _models():
+    (source, target), (captions,) = _tokenizers()["translation"], _tokenizers()["captioning"]
+    models = {name: _build(name) for name in TRANSLATORS + CAPTIONERS}
+    models["VisionTransformer"] = VisionTransformer.from_config_name(
+        "vit_micro_digits", num_classes=3
+    )
+    return dict(models, source=source, target=target, captions=captions)
 
 
 def _dataset(*columns):
@@ -229,30 +260,6 @@ CAPTION_CASES = {
 }
 
 
-def _build(name, tokenizers=None, **kwargs):
-    models = _models()
-    source, target, captions = models["source"], models["target"], models["captions"]
-    return {
-        "Seq2SeqRNN": lambda: Seq2SeqRNN(source, target, **{**SEQ2SEQ, **kwargs}),
-        "AttentionSeq2Seq": lambda: AttentionSeq2Seq(source, target, **{**SEQ2SEQ, **kwargs}),
-        "TransformerSeq2Seq": lambda: TransformerSeq2Seq(
-            source, target, **{**TRANSFORMER, **kwargs}
-        ),
-        "RNNCaptioner": lambda: RNNCaptioner(captions, **{**CAPTIONER, **kwargs}),
-        "AttentionCaptioner": lambda: AttentionCaptioner(captions, **{**CAPTIONER, **kwargs}),
-        "TransformerCaptioner": lambda: TransformerCaptioner(
-            captions, **{**TRANSFORMER_CAPTIONER, **kwargs}
-        ),
-    }[name]()
-
-
-def _vit(**kwargs):
-    settings = dict(
-        image_size=32, patch_size=8, num_classes=3, hidden_dim=16, num_layers=1, num_heads=2
-    )
-    return VisionTransformer(mlp_dim=16, num_channels=1, **{**settings, **kwargs})
-
-
 # Constructors, named configs, `from_corpus`, and the model-specific methods.
 MODEL_CASES = {
     "seq2seq_no_tokenizer": (
@@ -270,16 +277,6 @@ MODEL_CASES = {
         ValueError,
         "int >= 2. Received: max_source_length=1$",
     ),
-    "seq2seq_max_target_length_str": (
-        lambda m: _build("AttentionSeq2Seq", max_target_length="10"),
-        ValueError,
-        "Received: max_target_length=10$",
-    ),
-    "rnn_type_unknown": (
-        lambda m: _build("Seq2SeqRNN", rnn_type="vanilla"),
-        ValueError,
-        "rnn_type",
-    ),
     "bidirectional_odd_hidden_dim": (
         lambda m: _build("AttentionSeq2Seq", bidirectional=True, hidden_dim=15),
         ValueError,
@@ -290,30 +287,10 @@ MODEL_CASES = {
         ValueError,
         "Received: score_mode=general",
     ),
-    "embedding_dim_0": (
-        lambda m: _build("Seq2SeqRNN", embedding_dim=0),
-        ValueError,
-        "Received: embedding_dim=0$",
-    ),
     "transformer_num_heads_not_dividing": (
         lambda m: _build("TransformerSeq2Seq", num_heads=3),
         ValueError,
         "must divide `hidden_dim`=16. Received: num_heads=3$",
-    ),
-    "transformer_num_heads_0": (
-        lambda m: _build("TransformerSeq2Seq", num_heads=0),
-        ValueError,
-        "positive int. Received: num_heads=0$",
-    ),
-    "transformer_position_mode": (
-        lambda m: _build("TransformerSeq2Seq", position_mode="rotary"),
-        ValueError,
-        "Received: mode=rotary$",
-    ),
-    "transformer_dropout_above_1": (
-        lambda m: _build("TransformerSeq2Seq", dropout=1.5),
-        ValueError,
-        "Received: rate=1.5$",
     ),
     "transformer_share_embeddings_of_two_vocabularies": (
         lambda m: _build("TransformerSeq2Seq", share_embeddings=True),
@@ -438,16 +415,6 @@ MODEL_CASES = {
         ValueError,
         r"Received: filters=\(\)$",
     ),
-    "captioner_backbone_unknown": (
-        lambda m: _build("AttentionCaptioner", backbone="alexnet"),
-        ValueError,
-        "Received: backbone='alexnet'$",
-    ),
-    "captioner_rnn_type_unknown": (
-        lambda m: _build("AttentionCaptioner", rnn_type="vanilla"),
-        ValueError,
-        "rnn_type",
-    ),
     "transformer_captioner_patch_not_dividing": (
         lambda m: _build("TransformerCaptioner", patch_size=5),
         ValueError,
@@ -505,26 +472,28 @@ MODEL_CASES = {
         "Known: vit_ti16, .*vit_micro_digits. Received: config_name='vit_x99'$",
     ),
     "vit_num_heads_not_dividing": (
-        lambda m: _vit(num_heads=3),
+        lambda m: _build("VisionTransformer", num_heads=3),
         ValueError,
         "Received: hidden_dim=16, num_heads=3$",
     ),
-    "vit_num_heads_0": (lambda m: _vit(num_heads=0), ValueError, "Received: num_heads=0$"),
-    "vit_num_classes_0": (lambda m: _vit(num_classes=0), ValueError, "Received: num_classes=0$"),
     "vit_patch_not_dividing": (
-        lambda m: _vit(patch_size=5),
+        lambda m: _build("VisionTransformer", patch_size=5),
         ValueError,
         "Received: image_size=32, patch_size=5$",
     ),
     "vit_predict_wrong_size": (
         # A fresh model: a failed `predict` may leave a half-made predict function.
-        lambda m: _vit().predict(np.zeros((1, 28, 28, 1)), verbose=0),
+        lambda m: _build(
+            "VisionTransformer",
+        ).predict(np.zeros((1, 28, 28, 1)), verbose=0),
         ValueError,
         # Keras's input check, or on JAX the patch encoder's.
         r"expected shape=\(None, 32, 32, 1\)|of shape \(batch, 32, 32, 1\). Received: images.sh",
     ),
     "vit_predict_wrong_channels": (
-        lambda m: _vit().predict(np.zeros((1, 32, 32, 3)), verbose=0),
+        lambda m: _build(
+            "VisionTransformer",
+        ).predict(np.zeros((1, 32, 32, 3)), verbose=0),
         ValueError,
         r"Expected images of shape \(batch, 32, 32, 1\). Received: images.shape=\(1, 32, 32, 3\)",
     ),
@@ -558,6 +527,46 @@ MODEL_CASES = {
         ValueError,
         "Received: batch_size=0$",
     ),
+    "captioner_backbone_weights_unknown": (
+        lambda m: _build("AttentionCaptioner", backbone_weights="imagenet21k"),
+        ValueError,
+        "Received: backbone_weights='imagenet21k'$",
+    ),
+    "captioner_backbone_weights_small_cnn": (
+        lambda m: _build("RNNCaptioner", backbone_weights="imagenet"),
+        ValueError,
+        "a keras.applications `backbone`.*Received: backbone_weights='imagenet'$",
+    ),
+    "captioner_attention_regularization_negative": (
+        lambda m: _build("AttentionCaptioner", attention_regularization=-0.5),
+        ValueError,
+        "finite number >= 0. Received: attention_regularization=-0.5$",
+    ),
+    "captioner_attention_regularization_nan": (
+        lambda m: _build("AttentionCaptioner", attention_regularization=float("nan")),
+        ValueError,
+        "Received: attention_regularization=nan$",
+    ),
+    "transformer_generation_options_unknown": (
+        lambda m: _build("TransformerSeq2Seq", generation_options={"beam_width": 4}),
+        ValueError,
+        r"Unknown generation options \['beam_width'\]",
+    ),
+    "transformer_generation_options_not_a_dict": (
+        lambda m: _build("TransformerSeq2Seq", generation_options="power"),
+        ValueError,
+        "Received: generation_options='power'$",
+    ),
+    "vit_pixel_mean_wrong_length": (
+        lambda m: _build("VisionTransformer", pixel_mean=(0.5, 0.5, 0.5)),
+        ValueError,
+        r"one per channel. Received: pixel_mean=\(0.5, 0.5, 0.5\)$",
+    ),
+    "vit_pixel_std_zero": (
+        lambda m: _build("VisionTransformer", pixel_std=(0.0,)),
+        ValueError,
+        r"> 0 in every channel. Received: pixel_std=\(0.0,\)$",
+    ),
 }
 
 CASES = [
@@ -580,6 +589,43 @@ CASES += [
 def test_bad_input_raises_a_clear_error(call, error, message):
     with pytest.raises(error, match=message):
         call(_models())
+
+
+# Constructor arguments, from the signatures (tests/signature_cases.py): every
+# size, rate, flag and choice of every registered application gets the bad
+# values of its kind. What a signature cannot say has its cases in MODEL_CASES:
+# PARTICULAR names them.
+CLASSES = {REGISTERED[name].load_class(): name for name in SMALL}
+SIGNATURE_CASES = signature_cases.signature_cases(CLASSES)
+PARTICULAR = {
+    "source_tokenizer": ["seq2seq_no_tokenizer", "seq2seq_unadapted_keras_tokenizer"],
+    "target_tokenizer": ["seq2seq_no_tokenizer"],
+    "tokenizer": ["captioner_no_tokenizer"],
+    "image_size": ["captioner_image_size_int", "vit_patch_not_dividing"],
+    "filters": ["captioner_filters_empty"],
+    "backbone_weights": ["captioner_backbone_weights_unknown"],
+    "attention_regularization": ["captioner_attention_regularization_negative"],
+    "attention_layer": ["transformer_captioner_attention_layer"],
+    "generation_options": ["transformer_generation_options_unknown"],
+    "pixel_mean": ["vit_pixel_mean_wrong_length"],
+    "pixel_std": ["vit_pixel_std_zero"],
+}
+
+
+@pytest.mark.parametrize("cls, name, value", SIGNATURE_CASES)
+def test_bad_constructor_argument_raises_a_clear_error(cls, name, value):
+    with pytest.raises(Exception) as raised:
+        _build(CLASSES[cls], **{name: value})
+    signature_cases.assert_clear_refusal(raised.value, name, value)
+
+
+def test_every_constructor_argument_of_every_registered_application_is_checked():
+    assert set(SMALL) == set(REGISTERED), "give a new application its SMALL arguments"
+    for cls, name in signature_cases.unclassified(CLASSES):
+        assert set(PARTICULAR.get(name, ["-"])) <= set(MODEL_CASES), (
+            f"{cls}({name}=...): give it a kind in tests/signature_cases.py, "
+            "or cases of its own in MODEL_CASES, named in PARTICULAR"
+        )
 
 
 # Documented handling rather than errors.
