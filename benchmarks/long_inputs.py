@@ -1,17 +1,23 @@
 """Lecture sections 1-2, where they bite: quality against input length (Bahdanau et al., Fig. 2).
 
 Trains `Seq2SeqRNN` (RNNenc: the fixed context), `AttentionSeq2Seq` (RNNsearch:
-a bidirectional encoder and Bahdanau attention) and `TransformerSeq2Seq` at equal
-parameter counts (within 5%), each on the `number_lists` sources of at most 30
-and at most 50 tokens (RNNenc-30 / RNNenc-50), each for the same wall-clock
-budget, then scores the whole test split (1 to 100 tokens) by exact match and
-BLEU per ten-token bucket. For the attention models it also measures, on every
-test source of 60 tokens or more, how much attention each output token puts on
-the source item it translates (`keras_seqattn.evaluation.item_alignment`).
+a bidirectional encoder and Bahdanau attention), `LuongSeq2Seq` (Luong et al.,
+2015: their unidirectional encoder, `general` scores of the current state, input
+feeding) and `TransformerSeq2Seq` at equal parameter counts (within 5%), each
+on the `number_lists` sources of at most 30 and at most 50 tokens (RNNenc-30 /
+RNNenc-50), each for the same wall-clock budget, then scores the whole test
+split (1 to 100 tokens) by exact match and BLEU per ten-token bucket. For the
+attention models it also measures, on every test source of 60 tokens or more,
+how much attention each output token puts on the source item it translates
+(`keras_seqattn.evaluation.item_alignment`).
 
-    python benchmarks/long_inputs.py                 # ~55 minutes on a 2-core CPU
+    python benchmarks/long_inputs.py                 # ~75 minutes on a 2-core CPU
     python benchmarks/long_inputs.py --minutes 20    # a larger budget (e.g. a GPU)
     python benchmarks/long_inputs.py --smoke         # about 1.5 minutes; CI runs this
+    python benchmarks/long_inputs.py --models LuongSeq2Seq --merge   # add one model
+
+`--merge` keeps the results of the other models in the existing JSON (which
+must have been run with the same settings) and redraws the plot with them all.
 
 Writes `benchmarks/results/long_inputs.json` (`"results"`: one entry per model
 and training length, with its `"buckets"`), `long_inputs.png` (the Fig. 2 plot)
@@ -27,7 +33,7 @@ import time
 from importlib import metadata
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-MODELS = ("Seq2SeqRNN", "AttentionSeq2Seq", "TransformerSeq2Seq")
+MODELS = ("Seq2SeqRNN", "AttentionSeq2Seq", "LuongSeq2Seq", "TransformerSeq2Seq")
 BUCKET_EDGES = tuple(range(10, 101, 10))
 LONG = 60  # Sources of at least this many tokens are scored for alignment.
 PARAMETER_TOLERANCE = 0.05
@@ -61,7 +67,8 @@ def build(name, tokenizers, lengths, args, size):
             dropout=0.1,
         )
     else:
-        bidirectional = name == "AttentionSeq2Seq"  # RNNsearch's; RNNenc's is not.
+        # RNNsearch's encoder is bidirectional; RNNenc's and Luong et al.'s are not.
+        bidirectional = name == "AttentionSeq2Seq"
         sizes = dict(embedding_dim=args.embedding_dim, hidden_dim=size, bidirectional=bidirectional)
     model = getattr(applications, name)(
         *tokenizers, max_source_length=lengths[0], max_target_length=lengths[1], **sizes
@@ -215,6 +222,26 @@ def plot(results, path):
     figure.savefig(path, dpi=110)
 
 
+def settings_of(args):
+    """The settings a result depends on, as the JSON records them."""
+    return {k: v for k, v in vars(args).items() if k not in ("out", "split", "merge")}
+
+
+def merged_results(path, args, names):
+    """The results in `path` of the models not in `names`; exits unless run alike."""
+    if not path.exists():
+        raise SystemExit(f"--merge: there is no {path} to merge into")
+    report = json.loads(path.read_text())
+    mine, theirs = settings_of(args), report["settings"]
+    differ = sorted(k for k in mine if k != "models" and theirs.get(k) != mine[k])
+    if differ:
+        raise SystemExit(
+            f"--merge: {path} was run with other settings: "
+            + ", ".join(f"{k}={theirs.get(k)!r} (now {mine[k]!r})" for k in differ)
+        )
+    return [r for r in report["results"] if r["model"] not in names]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="number_lists/en_to_fr")
@@ -239,14 +266,22 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smoke", action="store_true", help="tiny run: checks the script only")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other models' results of the existing JSON (same settings)",
+    )
     args = parser.parse_args()
     names = args.models.split(",")
-    if set(names) - set(MODELS) or "AttentionSeq2Seq" not in names:
-        parser.error(f"--models must name AttentionSeq2Seq and some of {MODELS}: {names}")
+    if not names or set(names) - set(MODELS):
+        parser.error(f"--models must name some of {MODELS}. Received: {args.models}")
     if args.smoke:
         args.minutes, args.epochs, args.hidden_dim, args.embedding_dim = 0.05, 1, 16, 8
         args.train_lengths = "30"
     train_lengths = [int(v) for v in args.train_lengths.split(",")]
+    out = pathlib.Path(args.out)
+    stem = "long_inputs" + ("_smoke" if args.smoke else "")
+    earlier = merged_results(out / f"{stem}.json", args, names) if args.merge else []
 
     import keras
 
@@ -312,9 +347,10 @@ def main():
             )
             keras.backend.clear_session()
 
-    out = pathlib.Path(args.out)
+    results = sorted(
+        earlier + results, key=lambda r: (r["train_max_length"], MODELS.index(r["model"]))
+    )
     out.mkdir(parents=True, exist_ok=True)
-    stem = "long_inputs" + ("_smoke" if args.smoke else "")
     plot(results, out / f"{stem}.png")
     if heat is not None:
         attention, input_tokens, output_tokens = heat
@@ -337,7 +373,8 @@ def main():
         "load_average_1min": {"start": round(load, 2), "end": round(os.getloadavg()[0], 2)},
         "seconds": round(time.perf_counter() - started),
         "versions": versions,
-        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "split")},
+        "settings": settings_of(args),
+        "merged": [r["model"] for r in earlier],
         "max_lengths": {"source": lengths[0], "target": lengths[1]},
         "results": results,
     }

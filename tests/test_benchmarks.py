@@ -137,14 +137,19 @@ def test_backend_parity_smoke(tmp_path):
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
 def test_long_inputs_smoke(tmp_path):
-    run_smoke("long_inputs.py", tmp_path)
+    run_smoke("long_inputs.py", tmp_path, "--models", "TransformerSeq2Seq,AttentionSeq2Seq")
+    first = json.loads((tmp_path / "long_inputs_smoke.json").read_text())
+    run_smoke("long_inputs.py", tmp_path, "--models", "Seq2SeqRNN,LuongSeq2Seq", "--merge")
     report = json.loads((tmp_path / "long_inputs_smoke.json").read_text())
     results = report["results"]
     assert [(r["model"], r["train_max_length"]) for r in results] == [
         ("Seq2SeqRNN", 30),
         ("AttentionSeq2Seq", 30),
+        ("LuongSeq2Seq", 30),
         ("TransformerSeq2Seq", 30),
     ]
+    assert report["merged"] == ["AttentionSeq2Seq", "TransformerSeq2Seq"]
+    assert [results[1], results[3]] == first["results"]  # kept as they were
     for result in results:
         buckets = result["buckets"]
         assert [b["lengths"] for b in buckets][:2] == ["1-10", "11-20"]
