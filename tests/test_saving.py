@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_seqattn_cli
 from keras_seqattn import applications
 from keras_seqattn.saving import _class_entries, load_model
 from keras_seqattn.version import __version__
@@ -16,10 +17,24 @@ FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 FILES = sorted(FIXTURES.glob("*/*.keras"))
 
 
-def test_every_application_has_a_fixture_of_this_version():
+def test_every_registered_application_has_a_fixture_of_this_version():
     names = {p.stem for p in (FIXTURES / __version__).glob("*.keras")}
-    wanted = {n for n in applications.__all__ if n[0].isupper()}
+    wanted = {app.class_name for app in keras_seqattn_cli.APPLICATIONS.values()}
     assert names == wanted, "run tests/fixtures/make_fixtures.py for the new application"
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the script's backend")
+def test_the_fixture_script_makes_a_file_of_every_registered_application(tmp_path, monkeypatch):
+    from tests.fixtures import make_fixtures
+
+    monkeypatch.setattr(make_fixtures, "FOLDER", tmp_path)
+    make_fixtures.main()
+    made = sorted((tmp_path / __version__).glob("*.keras"))
+    assert [p.stem for p in made] == sorted(p.stem for p in FILES if p.parent.name == __version__)
+    for path in made:
+        test_saved_files_load_in_safe_mode_and_give_the_saved_outputs(path)
+    with pytest.raises(SystemExit, match="never rewritten"):
+        make_fixtures.main(["LuongSeq2Seq"])  # the file is there
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
