@@ -1,8 +1,9 @@
 """Every application at a size that builds, trains and generates in seconds.
 
-Shared by the tests that run all seven the same way (several devices, mixed
-precision): `BUILDS` by class name, `batches()` of their training data and
-`generation_inputs()`, one fixed batch of three for each.
+Shared by the tests that run them all the same way (several devices, mixed
+precision): `BUILDS`, every registered application by class name, built as
+its task says; `batches()` of their training data and `generation_inputs()`,
+one fixed batch of three for each.
 """
 
 import functools
@@ -11,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 from num2words import num2words
 
+import keras_seqattn_cli
 from keras_seqattn import applications
 from keras_seqattn.text import SequenceTokenizer
 from tests.applications import captioning_checks
@@ -48,21 +50,17 @@ def _captioner(cls):
     return captioning_checks.model(cls, filters=(4, 8), hidden_dim=16, feature_dim=8)
 
 
-def _vit():
-    return applications.VisionTransformer(
+def _vit(cls):
+    return cls(
         image_size=VIT_IMAGE[0], patch_size=4, num_classes=4, hidden_dim=16, num_layers=1,
         num_heads=4, mlp_dim=32, num_channels=VIT_IMAGE[2], dropout=0.0,
     )  # fmt: skip
 
 
+_BUILDERS = {"translation": _translator, "captioning": _captioner, "classification": _vit}
 BUILDS = {
-    "Seq2SeqRNN": lambda: _translator(applications.Seq2SeqRNN),
-    "AttentionSeq2Seq": lambda: _translator(applications.AttentionSeq2Seq),
-    "TransformerSeq2Seq": lambda: _translator(applications.TransformerSeq2Seq),
-    "RNNCaptioner": lambda: _captioner(applications.RNNCaptioner),
-    "AttentionCaptioner": lambda: _captioner(applications.AttentionCaptioner),
-    "TransformerCaptioner": lambda: _captioner(applications.TransformerCaptioner),
-    "VisionTransformer": _vit,
+    app.class_name: functools.partial(_BUILDERS[app.task], app.load_class())
+    for app in keras_seqattn_cli.APPLICATIONS.values()
 }
 
 
