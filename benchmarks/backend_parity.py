@@ -1,6 +1,6 @@
 """Issue 21, measured: every application's training step and generation on each backend.
 
-Each of the seven applications is built at the command line's default sizes on
+Each of the eight applications is built at the command line's default sizes on
 the data the README trains it on (the RNN and Transformer translators on
 `date_normalization`, the captioners on `digit_scenes`, the ViT on `digits`,
 `vit_tiny_digits`), compiled as `keras-seqattn train` compiles it, and timed:
@@ -18,7 +18,7 @@ of the shared machine then falls on every backend alike, and the medians over
 the rounds are compared side by side. `ratio_to_fastest` is each backend's
 median over the fastest backend's for the same application.
 
-    python benchmarks/backend_parity.py                    # all three backends, all seven
+    python benchmarks/backend_parity.py                    # all three backends, all eight
     python benchmarks/backend_parity.py --apps AttentionSeq2Seq,AttentionCaptioner
     python benchmarks/backend_parity.py --smoke            # tiny sizes: checks the script
 
@@ -43,6 +43,7 @@ BACKENDS = ("tensorflow", "jax", "torch")
 APPLICATIONS = {
     "Seq2SeqRNN": "date_normalization",
     "AttentionSeq2Seq": "date_normalization",
+    "LuongSeq2Seq": "date_normalization",
     "TransformerSeq2Seq": "date_normalization",
     "RNNCaptioner": "digit_scenes",
     "AttentionCaptioner": "digit_scenes",
@@ -54,6 +55,7 @@ RNN_SIZES = dict(embedding_dim=128, hidden_dim=256, rnn_type="gru")
 SIZES = {
     "Seq2SeqRNN": RNN_SIZES,
     "AttentionSeq2Seq": RNN_SIZES,
+    "LuongSeq2Seq": dict(RNN_SIZES, score_mode="general"),
     "TransformerSeq2Seq": dict(hidden_dim=256, num_layers=3, num_heads=4, intermediate_dim=1024),
     "RNNCaptioner": dict(RNN_SIZES, feature_dim=128),
     "AttentionCaptioner": dict(RNN_SIZES, feature_dim=128),
@@ -64,6 +66,7 @@ SMOKE_RNN = dict(embedding_dim=8, hidden_dim=16, rnn_type="gru")
 SMOKE_SIZES = {
     "Seq2SeqRNN": SMOKE_RNN,
     "AttentionSeq2Seq": SMOKE_RNN,
+    "LuongSeq2Seq": SMOKE_RNN,
     "TransformerSeq2Seq": dict(hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32),
     "RNNCaptioner": dict(SMOKE_RNN, feature_dim=8),
     "AttentionCaptioner": dict(SMOKE_RNN, feature_dim=8),

@@ -374,7 +374,7 @@ def main():
         "seconds": round(time.perf_counter() - started),
         "versions": versions,
         "settings": settings_of(args),
-        "merged": [r["model"] for r in earlier],
+        "merged": sorted({r["model"] for r in earlier}, key=MODELS.index),
         "max_lengths": {"source": lengths[0], "target": lengths[1]},
         "results": results,
     }
