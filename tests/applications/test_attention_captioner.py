@@ -82,7 +82,7 @@ def test_attention_localises_after_training():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="penalty_weight"):
+    with pytest.raises(ValueError, match="Received: attention_regularization=-1.0$"):
         checks.model(AttentionCaptioner, attention_regularization=-1.0)
     with pytest.raises(ValueError, match="rnn_type"):
         checks.model(AttentionCaptioner, rnn_type="vanilla")

@@ -278,7 +278,9 @@ def test_pixel_normalization_arguments(images):
     assert VisionTransformer.from_config(model.get_config()).get_config() == model.get_config()
     x = keras.ops.convert_to_numpy(model.get_layer("rescaling")(images.astype("float32")))
     np.testing.assert_allclose(x, (images / 255 - [0.5, 0.25, 0.0]) / 0.5, atol=1e-5)
-    with pytest.raises(ValueError, match="`pixel_mean` must be 3 finite numbers"):
+    with pytest.raises(
+        ValueError, match="`pixel_mean` must be a finite number or 3, one per channel"
+    ):
         VisionTransformer(**config, pixel_mean=(0.5, 0.5))
     with pytest.raises(ValueError, match="`pixel_std` must be > 0"):
         VisionTransformer(**config, pixel_std=(0.5, 0.0, 0.5))
