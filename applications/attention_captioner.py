@@ -3,7 +3,7 @@
 import keras
 
 from keras_seqattn.layers import AttentionRNNDecoder, DoublyStochasticRegularizer
-from keras_seqattn.models._arguments import check_non_negative
+from keras_seqattn.layers._checks import check_non_negative
 from keras_seqattn.models.rnn_captioning_model import RNNCaptioningModel
 
 

@@ -14,7 +14,8 @@ from keras_seqattn.applications.transformer_seq2seq import (
     start_decoding,
 )
 from keras_seqattn.layers import PatchEncoder, TransformerEncoder
-from keras_seqattn.models._arguments import check_flags, check_rate, check_sizes
+from keras_seqattn.layers._checks import check_dropout
+from keras_seqattn.models._arguments import check_flags, check_sizes
 from keras_seqattn.models.captioning_model import CaptioningModel
 from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
@@ -150,7 +151,7 @@ class TransformerCaptioner(CaptioningModel):
         **kwargs,
     ):
         self._check_captioning_args(tokenizer, image_size, num_channels, max_caption_length)
-        check_rate(dropout)
+        check_dropout(dropout)
         check_flags(normalize_first=normalize_first, tie_output_embedding=tie_output_embedding)
         _check_architecture(
             image_size,

@@ -16,9 +16,9 @@ from keras_seqattn.applications._transformer_layers import (  # noqa: F401 (shar
     start_decoding,
 )
 from keras_seqattn.generation._decoding import DEFAULT_OPTIONS, check_options
-from keras_seqattn.layers._checks import get_activation
+from keras_seqattn.layers._checks import check_dropout, get_activation
 from keras_seqattn.layers.positional_encoding import POSITION_MODES, SINUSOID_LAYOUTS
-from keras_seqattn.models._arguments import check_flags, check_rate, check_sizes
+from keras_seqattn.models._arguments import check_flags, check_sizes
 from keras_seqattn.models.seq2seq_model import Seq2SeqModel
 from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
@@ -164,7 +164,7 @@ class TransformerSeq2Seq(Seq2SeqModel):
         )
         _check_architecture(hidden_dim, num_layers, num_heads)
         check_sizes(intermediate_dim=intermediate_dim)
-        check_rate(dropout)
+        check_dropout(dropout)
         check_position(position_mode, position_layout)
         get_activation(activation)
         if generation_options is not None:

@@ -5,7 +5,8 @@ import numpy as np
 from keras import ops
 
 from keras_seqattn.layers import PatchEncoder, TransformerEncoder
-from keras_seqattn.models._arguments import check_flags, check_model_kwargs, check_rate, check_sizes
+from keras_seqattn.layers._checks import check_dropout
+from keras_seqattn.models._arguments import check_flags, check_model_kwargs, check_sizes
 from keras_seqattn.models._dtype_policy import with_dtype_argument
 from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
@@ -161,7 +162,7 @@ class VisionTransformer(keras.Model):
             num_heads=num_heads,
             mlp_dim=mlp_dim,
         )
-        check_rate(dropout)
+        check_dropout(dropout)
         check_flags(include_rescaling=include_rescaling)
         if hidden_dim % num_heads:
             raise ValueError(

@@ -28,6 +28,11 @@ def check_positive_number(name, value):
         raise ValueError(f"`{name}` must be a finite number > 0. Received: {name}={value}")
 
 
+def check_non_negative(name, value):
+    if not is_real(value) or not 0 <= value < math.inf:
+        raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value}")
+
+
 def as_bool(name, value):
     """`value` as a Python bool, refusing what only looks like one.
 

@@ -1,11 +1,9 @@
 """Show, Attend and Tell's doubly stochastic attention penalty, as a layer loss."""
 
-import math
-
 import keras
 from keras import ops
 
-from keras_seqattn.layers._checks import is_real
+from keras_seqattn.layers._checks import check_non_negative
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
@@ -53,11 +51,7 @@ class DoublyStochasticRegularizer(keras.layers.Layer):
 
     def __init__(self, penalty_weight=1.0, **kwargs):
         super().__init__(**kwargs)
-        if not is_real(penalty_weight) or not 0 <= penalty_weight < math.inf:
-            raise ValueError(
-                "`penalty_weight` must be a finite number >= 0. "
-                f"Received: penalty_weight={penalty_weight}"
-            )
+        check_non_negative("penalty_weight", penalty_weight)
         self.penalty_weight = penalty_weight
 
     def call(self, inputs, attention, mask=None):

@@ -2,9 +2,8 @@
 
 import difflib
 import inspect
-import math
 
-from keras_seqattn.layers._checks import as_bool, check_dropout, check_positive_int, is_real
+from keras_seqattn.layers._checks import as_bool, check_positive_int
 
 
 def check_sizes(**sizes):
@@ -21,17 +20,6 @@ def check_flags(**flags):
     """Raises a `ValueError` for the first of `flags` that is not True or False."""
     for name, value in flags.items():
         as_bool(name, value)
-
-
-def check_non_negative(name, value):
-    """Raises a `ValueError` unless `value` (called `name`) is a finite number >= 0."""
-    if not is_real(value) or not 0 <= value < math.inf:
-        raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value}")
-
-
-def check_rate(dropout):
-    """`dropout` in [0, 1), checked before Keras's `Dropout` would say `rate=`."""
-    check_dropout(dropout)
 
 
 # What `keras.Model.__init__` takes from an application's `**kwargs`; the rest it

@@ -4,9 +4,10 @@ import keras
 from keras import ops
 
 from keras_seqattn.layers import ImageFeatureEncoder
+from keras_seqattn.layers._checks import check_dropout
 from keras_seqattn.layers._rnn import check_rnn_type, num_states
 from keras_seqattn.layers.image_feature_encoder import check_weights
-from keras_seqattn.models._arguments import check_flags, check_rate, check_sizes
+from keras_seqattn.models._arguments import check_flags, check_sizes
 from keras_seqattn.models.captioning_model import CaptioningModel
 
 
@@ -28,7 +29,7 @@ class RNNCaptioningModel(CaptioningModel):
         if feature_dim is not None:
             check_sizes(feature_dim=feature_dim)
         check_flags(trainable_backbone=trainable_backbone)
-        check_rate(dropout)
+        check_dropout(dropout)
 
     @staticmethod
     def _build_encoder(backbone, filters, backbone_weights, trainable_backbone, feature_dim):

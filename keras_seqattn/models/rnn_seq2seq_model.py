@@ -1,7 +1,8 @@
 """What the two RNN translation models share: the encoder and its settings."""
 
 from keras_seqattn.layers import RNNEncoder
-from keras_seqattn.models._arguments import check_flags, check_rate, check_sizes
+from keras_seqattn.layers._checks import check_dropout
+from keras_seqattn.models._arguments import check_flags, check_sizes
 from keras_seqattn.models.seq2seq_model import Seq2SeqModel
 
 
@@ -19,7 +20,7 @@ class RNNSeq2SeqModel(Seq2SeqModel):
     ):
         check_sizes(embedding_dim=embedding_dim, hidden_dim=hidden_dim)
         check_flags(bidirectional=bidirectional)
-        check_rate(dropout)
+        check_dropout(dropout)
         if bidirectional and hidden_dim % 2:
             raise ValueError(
                 "A bidirectional encoder needs an even `hidden_dim`. "
