@@ -7,6 +7,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_seqattn.datasets._cache import find_damage
+from keras_seqattn.datasets._names import check_split, check_version
 from keras_seqattn.datasets.date_normalization import DateNormalization
 from keras_seqattn.datasets.digit_scenes import DigitScenes
 from keras_seqattn.datasets.digits import Digits
@@ -29,9 +30,10 @@ logger = logging.getLogger(__name__)
 
 
 def _parse(name):
-    """`"ds/config:1.0.0"` -> `("ds", "config")`; config is `None` when absent."""
-    dataset, _, config = name.split(":")[0].partition("/")
-    return dataset, config or None
+    """`"ds/config:1.0.0"` -> `("ds", "config", "1.0.0")`; `None` for what is absent."""
+    name, _, version = name.partition(":")
+    dataset, _, config = name.partition("/")
+    return dataset, config or None, version or None
 
 
 def _builder(name, data_dir=None):
@@ -41,7 +43,7 @@ def _builder(name, data_dir=None):
             "`name` must be a dataset name string such as 'number_words/en_to_de'. "
             f"Embedded datasets: {', '.join(EMBEDDED_DATASETS)}. Received: name={name!r}"
         )
-    dataset, config = _parse(name)
+    dataset, config, version = _parse(name)
     if dataset not in tfds.list_builders(with_community_datasets=False):
         raise ValueError(
             f"Unknown dataset {dataset!r}. Embedded datasets: "
@@ -55,6 +57,8 @@ def _builder(name, data_dir=None):
             f"Unknown config {config!r} of dataset {dataset!r}. Valid configs: "
             f"{valid}. Received: name={name!r}"
         )
+    if version is not None:
+        check_version(dataset, version, name)
     return tfds.builder(name, data_dir=data_dir)
 
 
@@ -96,25 +100,6 @@ def prepare(name, data_dir=None, download_mode=None):
         )
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(download_mode=mode))
     return builder
-
-
-def _check_split(builder, split):
-    known = list(builder.info.splits)
-    if split is not None and not isinstance(split, (str, list, tuple)):
-        raise TypeError(
-            "`split` must be a split name such as 'train' or 'train[:10%]'. "
-            f"Valid splits: {', '.join(known)}. Received: split={split!r}"
-        )
-    if not known or not isinstance(split, str):
-        return  # Split names are unknown (e.g. under `tfds.testing.mock_data`).
-    for part in split.split("+"):
-        base = re.sub(r"\[.*\]$", "", part.strip())
-        if base not in known:
-            raise ValueError(
-                f"Unknown split {base!r} of dataset {builder.info.full_name!r}. "
-                f"Valid splits: {', '.join(known)} (slices like 'train[:10%]' "
-                f"work too). Received: split={split!r}"
-            )
 
 
 def _check_keys(builder, keys, purpose):
@@ -214,7 +199,7 @@ def load(name, split="train", data_dir=None, download_mode=None, **kwargs):
     ['number', 'source', 'target']
     """
     builder = prepare(name, data_dir, download_mode)
-    _check_split(builder, split)
+    check_split(builder, split)
     return builder.as_dataset(split=split, **kwargs)
 
 
@@ -259,7 +244,7 @@ def load_translation_pairs(
         )
     _check_keys(builder, [source, target], "translation pairs")
     _check_types(builder, {source: "Text", target: "Text"}, "translation pairs")
-    _check_split(builder, split)
+    check_split(builder, split)
     is_int = isinstance(max_source_words, int) and not isinstance(max_source_words, bool)
     if max_source_words is not None and not (is_int and max_source_words >= 1):
         raise ValueError(
@@ -295,7 +280,7 @@ def load_caption_pairs(name, split="train", data_dir=None):
     """
     builder = prepare(name, data_dir)
     many = check_caption_pairs(builder)
-    _check_split(builder, split)
+    check_split(builder, split)
     ds = builder.as_dataset(split=split)
     if not many:
         return ds.map(lambda ex: (ex["image"], ex["caption"]))
@@ -348,6 +333,6 @@ def load_image_labels(name, split="train", data_dir=None):
     """
     builder = prepare(name, data_dir)
     check_image_labels(builder)
-    _check_split(builder, split)
+    check_split(builder, split)
     ds = builder.as_dataset(split=split)
     return ds.map(lambda ex: (ex["image"], ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)

@@ -78,6 +78,44 @@ CASES = {
         ValueError,
         SPLITS,
     ),
+    "split_reversed_slice": (
+        lambda d: datasets.load(NAME, split="test[50%:10%]", data_dir=d),
+        ValueError,
+        r"The split 'test\[50%:10%\]' selects no examples of the \d+ in 'test': expected "
+        r"test\[from:to\] with from before to .*Received: split='test\[50%:10%\]'$",
+    ),
+    "split_empty_slice": (
+        lambda d: datasets.load(NAME, split="test[:0]", data_dir=d),
+        ValueError,
+        r"'test\[:0\]' selects no examples.*Received: split='test\[:0\]'$",
+    ),
+    "pairs_split_empty_part_of_a_sum": (
+        lambda d: datasets.load_translation_pairs(NAME, split="test+train[5:5]", data_dir=d),
+        ValueError,
+        r"'train\[5:5\]' selects no examples.*Received: split='test\+train\[5:5\]'$",
+    ),
+    "split_slice_past_the_end": (
+        lambda d: datasets.load(NAME, split="test[99999:]", data_dir=d),
+        ValueError,
+        r"Cannot read the split 'test\[99999:\]': expected test\[from:to\] with from and "
+        r"to ints within its \d+ examples or percents in \[-100%, 100%\]",
+    ),
+    "split_malformed_slice": (
+        lambda d: datasets.load(NAME, split="test[abc]", data_dir=d),
+        ValueError,
+        r"Cannot read the split 'test\[abc\]'.*Received: split='test\[abc\]'$",
+    ),
+    "version_unknown": (
+        lambda d: datasets.load(NAME + ":9.9.9", data_dir=d),
+        ValueError,
+        "Unknown version '9.9.9' of dataset 'number_words': expected one of 1.0.0 "
+        r".*Received: name='number_words/en_to_de:9.9.9'$",
+    ),
+    "pairs_version_malformed": (
+        lambda d: datasets.load_translation_pairs(NAME + ":latest", data_dir=d),
+        ValueError,
+        "Unknown version 'latest'.*Received: name='number_words/en_to_de:latest'$",
+    ),
     "download_mode_unknown": (
         lambda d: datasets.load(NAME, download_mode="always", data_dir=d),
         ValueError,
@@ -106,5 +144,12 @@ CASES = {
 )
 def test_bad_input_raises_a_clear_error(prepared, data_dir, call, error, message):
     prepared(NAME)
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=message) as raised:
         call(data_dir)
+    assert "\n" not in str(raised.value)  # one line, as the CLI shows it
+
+
+def test_a_version_and_a_slice_that_hold_load(prepared, data_dir):
+    prepared(NAME)
+    for name in (NAME + ":1.0.0", NAME + ":1.*.*"):
+        assert len(datasets.load(name, split="test[-5:]", data_dir=data_dir)) == 5
