@@ -49,16 +49,19 @@ def _last_json_line(stdout):
 
 
 def _main(path, out, options):
+    import pathlib
+
     import keras
 
-    from keras_seqattn.export.export_model import export_model
+    # Not `export_model`: the calling process holds `out`, so this one must not take it.
+    from keras_seqattn.export.export_model import _export
 
     if keras.backend.backend() != "tensorflow":
         raise SystemExit("the export subprocess needs KERAS_BACKEND=tensorflow")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the notes go back to the caller in the report
         try:
-            export_model(path, out, **json.loads(options))
+            _export(path, pathlib.Path(out), json.loads(options))
         except (ValueError, TypeError) as error:
             print(json.dumps({"error": type(error).__name__, "message": str(error)}))
             return 2

@@ -9,7 +9,8 @@ import warnings
 
 import keras
 
-from keras_seqattn.export import _subprocess
+from keras_seqattn import _folder_lock
+from keras_seqattn.export import _staging, _subprocess
 
 
 def export_model(
@@ -85,7 +86,19 @@ def export_model(
     options = _check_options(
         tflite, quantize, overwrite, beam_width, length_penalty, top_k, label_names
     )
-    out = _check_out(model_or_path, out, overwrite)
+    if not isinstance(out, (str, os.PathLike)) or not os.fspath(out).strip():
+        raise ValueError(f"`out` must be a folder path. Received: out={out!r}")
+    out = pathlib.Path(out)
+    # Held before `out` is looked at: two exports that both found it free would
+    # both write it, and the second would replace the first.
+    with _folder_lock.hold(out):
+        return _export(model_or_path, out, options)
+
+
+def _export(model_or_path, out, options):
+    """`export_model` for a caller that holds `out` (or whose parent process does)."""
+    _staging.sweep(out)
+    _check_out(model_or_path, out, options["overwrite"])
     if not isinstance(model_or_path, (str, os.PathLike)):
         _task(model_or_path)  # a clear error before any saving or subprocess
     if keras.backend.backend() != "tensorflow":
@@ -96,14 +109,11 @@ def export_model(
 
 
 def _check_out(model_or_path, out, overwrite):
-    """`out` as a path, after refusing every target whose replacement would lose files.
+    """Refuses every target `out` (a path) whose replacement would lose files.
 
     An export may replace only an earlier export (a folder holding `export.json`),
     and never a folder that holds the model being exported.
     """
-    if not isinstance(out, (str, os.PathLike)) or not os.fspath(out).strip():
-        raise ValueError(f"`out` must be a folder path. Received: out={out!r}")
-    out = pathlib.Path(out)
     if isinstance(model_or_path, (str, os.PathLike)):
         model = pathlib.Path(model_or_path).resolve()
         if out.resolve() == model or out.resolve() in model.parents:
@@ -219,8 +229,8 @@ def _write(model, out, options):
 
     plan = _plan(model, options)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    previous = staging.with_name(staging.name + "-previous")
+    staging = _staging.make(out)  # marked, so that a killed export's is swept
+    previous = _staging.previous_of(staging)
     try:
         # The variables the signatures use are tracked by the archive itself; the
         # model is not, since its tokenizers hold traced functions that cannot be saved.
@@ -256,13 +266,13 @@ def _write(model, out, options):
         # The old export moves aside before the new one moves in, and is deleted
         # only then: a crash at any point leaves a complete export on disk.
         if out.exists():
-            out.rename(previous)
-        staging.rename(out)
+            _staging.move_aside(out, staging)
+        _staging.move_in(staging, out)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
         if previous.exists() and not out.exists():
-            previous.rename(out)  # The new export failed to move in: keep the old one.
+            _staging.put_back(previous, out)  # The new export failed to move in.
         elif previous.exists():
             shutil.rmtree(previous) if previous.is_dir() else previous.unlink()
     for note in plan.notes:

@@ -6,21 +6,25 @@ vocabularies, so a resumed run never re-derives them), the arguments of the run
 and a `TrainingCheckpoint`. The checkpoint stays after the run has finished, so
 the same command run again resumes after the last finished epoch, after a crash
 or with more epochs (the optimizer's state included); with other model or data
-arguments it is refused, naming them. A `model.keras` that no checkpoint
-describes (written by something else) is never overwritten.
+arguments it is refused, naming them (a path by the file it names, however
+spelt). A `model.keras` that no checkpoint describes (written by something
+else) is never overwritten. While a job runs, `out` is its alone
+(`holds_out`): a second job on it is refused at once, naming the first.
 
 A job's `distribution` (from `keras_seqattn.distribute.make_distribution`) is
 free to change between runs: the checkpoint and `model.keras` hold whole,
 unsharded weights, so a run on four devices resumes on one and the other way.
 """
 
+import functools
+import inspect
 import json
 import os
 import pathlib
 
 import keras
 
-from keras_seqattn import distribute
+from keras_seqattn import _folder_lock, distribute
 from keras_seqattn.training.training_checkpoint import (
     TrainingCheckpoint,
     save_model_atomically,
@@ -40,8 +44,28 @@ FREE_ARGUMENTS = (
     "callbacks",
     "distribution",
 )
+# Arguments that name a file or folder: compared by what they name, not how spelt.
+PATH_ARGUMENTS = ("weights", "data_dir")
 # Examples per validation batch at most (see `ResumableRun.eval_batch_size`).
 EVAL_BATCH_SIZE = 256
+
+
+def holds_out(job):
+    """Decorates a training job: it runs holding its `out` folder (`_folder_lock.hold`).
+
+    Before anything else the job does, so that a second job on a folder that a
+    running one holds is refused before it prepares any data; the record of a
+    run still going is not on disk yet for `ResumableRun` to compare.
+    """
+    signature = inspect.signature(job)
+
+    @functools.wraps(job)
+    def run(*args, **kwargs):
+        out = signature.bind(*args, **kwargs).arguments.get("out")
+        with _folder_lock.hold(_output_folder(out)):
+            return job(*args, **kwargs)
+
+    return run
 
 
 class ResumableRun:
@@ -64,7 +88,9 @@ class ResumableRun:
             nested = isinstance(value, dict) and key.endswith(("kwargs", "overrides"))
             flat.update(value if nested else {key: value})
         self.arguments = {
-            k: _jsonable(v) for k, v in sorted(flat.items()) if k not in FREE_ARGUMENTS
+            k: _path_named(v) if k in PATH_ARGUMENTS else _jsonable(v)
+            for k, v in sorted(flat.items())
+            if k not in FREE_ARGUMENTS
         }
         self.checkpoint = TrainingCheckpoint(self.folder)
 
@@ -95,6 +121,8 @@ class ResumableRun:
 
     def _check_resumable(self, state):
         saved = json.loads((self.folder / "arguments.json").read_text())
+        # Runs before paths were resolved saved them as spelt (relative to their cwd).
+        saved.update({k: _path_named(saved[k]) for k in PATH_ARGUMENTS if k in saved})
         changed = sorted(
             k for k in set(saved) | set(self.arguments) if saved.get(k) != self.arguments.get(k)
         )
@@ -231,6 +259,13 @@ def _output_folder(out):
             f"Received: out={str(out)!r}"
         )
     return out
+
+
+def _path_named(value):
+    """The absolute path `value` names, symbolic links resolved; other values as they are."""
+    if isinstance(value, (str, os.PathLike)) and os.fspath(value):
+        return os.path.realpath(os.fspath(value))
+    return _jsonable(value)
 
 
 def _jsonable(value):

@@ -7,7 +7,7 @@ import keras
 
 from keras_seqattn import datasets
 from keras_seqattn.evaluation import evaluate_captioning
-from keras_seqattn.training._resume import ResumableRun
+from keras_seqattn.training._resume import ResumableRun, holds_out
 from keras_seqattn.visualization import plot_caption_attention
 
 
@@ -22,6 +22,7 @@ def _split(builder, *names):
     )
 
 
+@holds_out
 def train_captioner(
     model_class,
     dataset,
