@@ -8,7 +8,8 @@ import keras
 import numpy as np
 
 # The lazy import in `vit_pretrained._read_source` keeps this import acyclic.
-from keras_seqattn.applications.vit_pretrained import _ATTENTION, _BLOCK, _channels, _refuse
+from keras_seqattn.applications._vit_preprocessing import per_channel, positive
+from keras_seqattn.applications.vit_pretrained import _ATTENTION, _BLOCK, _refuse
 
 
 def load_keras_hub_preset(path):
@@ -88,7 +89,7 @@ def from_keras_hub(model, where):
         num_channels=channels,
         layer_norm_epsilon=backbone.layer_norm_epsilon,
         activation="gelu",  # keras-hub's MLP: Keras's exact "gelu"
-        **_keras_hub_normalization(classifier, channels),
+        **_keras_hub_normalization(classifier, channels, (height, width_px), where),
     )
     grid = (height // ours["patch_size"], width_px // ours["patch_size"])
     return ours, arrays, grid, where
@@ -105,13 +106,49 @@ def _single(patch_size):
     return height
 
 
-def _keras_hub_normalization(classifier, channels):
-    """keras-hub's `x * scale + offset` on `[0, 255]` pixels as `pixel_mean`/`pixel_std`."""
+def _keras_hub_normalization(classifier, channels, image_size, where):
+    """keras-hub's image converter as `pixel_mean`/`pixel_std`.
+
+    The converter maps `[0, 255]` pixels to `x * scale + offset` (each left out when
+    `None`; some keras-hub versions then normalise by `norm_mean`/`norm_std`), which
+    is ours, `(x / 255 - mean) / std`, for `std = 1 / (255 scale)`, `mean = -offset std`.
+    Without a converter, ViT's `[-1, 1]` pixels. Its resize is the caller's: the model
+    takes images of its size only, so a converter to another size is refused.
+    """
     converter = getattr(getattr(classifier, "preprocessor", None), "image_converter", None)
-    if converter is None or converter.scale is None:
+    if converter is None:
         return {}  # keras-hub's ViT presets and ours: [-1, 1]
-    scale = np.asarray(_channels(converter.scale, channels))
-    offset = np.asarray(_channels(0.0 if converter.offset is None else converter.offset, channels))
+    size = converter.image_size
+    if size is not None and tuple(size) != tuple(image_size):
+        raise ValueError(
+            f"The image converter makes {size[0]}x{size[1]} images and the model takes "
+            f"{image_size[0]}x{image_size[1]}. Received: image_size={tuple(size)}, {where}"
+        )
+    scale = np.asarray(
+        per_channel(1.0 if converter.scale is None else converter.scale, channels, "scale", where)
+    )
+    offset = np.asarray(
+        per_channel(
+            0.0 if converter.offset is None else converter.offset, channels, "offset", where
+        )
+    )
+    norm_mean, norm_std = (
+        getattr(converter, "norm_mean", None),
+        getattr(converter, "norm_std", None),
+    )
+    if norm_mean is not None or norm_std is not None:
+        norm_mean = np.asarray(
+            per_channel(0.0 if norm_mean is None else norm_mean, channels, "norm_mean", where)
+        )
+        norm_std = np.asarray(
+            positive(
+                per_channel(1.0 if norm_std is None else norm_std, channels, "norm_std", where),
+                "norm_std",
+                where,
+            )
+        )
+        scale, offset = scale / norm_std, (offset - norm_mean) / norm_std
+    positive(scale.tolist(), "scale", where)
     std = 1 / (255 * scale)
     return dict(pixel_mean=(-offset * std).tolist(), pixel_std=std.tolist())
 

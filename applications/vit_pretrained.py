@@ -9,16 +9,18 @@ ourselves because no library maps these checkpoints into a Keras ViT of this
 layout: keras-hub's converters build keras-hub's own `ViTBackbone`.
 """
 
-import json
 import pathlib
 
 import numpy as np
 
+from keras_seqattn.applications._vit_files import (  # noqa: F401 - check_checkpoint_path is API
+    check_checkpoint_path,
+    load_safetensors,
+    read_json,
+)
+from keras_seqattn.applications._vit_preprocessing import hugging_face_normalization
 from keras_seqattn.applications.vit_checkpoint import assign_checkpoint_arrays
 
-# The heads of every standard width, for a timm state dict that does not say:
-# timm's `vit_*` definitions (ViT-H and larger keep 16 heads, of 80+ channels).
-_TIMM_HEADS = {192: 3, 384: 6, 512: 8, 768: 12, 1024: 16, 1280: 16, 1408: 16, 1664: 16}
 # Hugging Face `hidden_act` values and the same function here.
 _HF_ACTIVATIONS = {
     "gelu": "gelu",
@@ -26,8 +28,8 @@ _HF_ACTIVATIONS = {
     "gelu_pytorch_tanh": "gelu_tanh",
     "relu": "relu",
 }
-# Where each part lives in a Hugging Face (`ViTModel`, the saved file's names) and
-# a timm (1.0 `VisionTransformer`) state dict.
+# Where each part lives in a Hugging Face `ViTModel` state dict (the saved file's
+# names); `_vit_timm._TIMM_NAMES` says it for timm's.
 _HF_NAMES = dict(
     patch="embeddings.patch_embeddings.projection",
     cls="embeddings.cls_token",
@@ -39,18 +41,6 @@ _HF_NAMES = dict(
     norm2="layernorm_after",
     fc1="intermediate.dense",
     fc2="output.dense",
-)
-_TIMM_NAMES = dict(
-    patch="patch_embed.proj",
-    cls="cls_token",
-    position="pos_embed",
-    norm="norm",
-    head="head",
-    block="blocks.{}",
-    norm1="norm1",
-    norm2="norm2",
-    fc1="mlp.fc1",
-    fc2="mlp.fc2",
 )
 _BLOCK = "Transformer/encoderblock_{}"
 _ATTENTION = _BLOCK + "/MultiHeadDotProductAttention_1/{}"
@@ -89,39 +79,27 @@ def _read(source, num_heads=None):
         ) from None
 
 
-def check_checkpoint_path(source):
-    """`source` as a path, if it can be a checkpoint: a `.safetensors` file, or a
-    directory with a config.json. Cheap, so a job checks it before its data."""
-    path = pathlib.Path(source)
-    if path.is_file() and path.suffix == ".safetensors":
-        return path
-    if not (path / "config.json").is_file():
-        raise ValueError(
-            "Expected a checkpoint directory with a config.json (Hugging Face, timm or a "
-            f"keras-hub preset) or a timm .safetensors file. Received: source={str(source)!r}"
-        )
-    return path
-
-
 def _read_source(source, num_heads):
-    from keras_seqattn.applications import _vit_keras_hub
+    from keras_seqattn.applications import _vit_keras_hub, _vit_timm
 
     if not isinstance(source, (str, pathlib.Path)):
         return _vit_keras_hub.from_keras_hub(source, "a keras-hub model object")
     path = check_checkpoint_path(source)
     where = f"source={str(source)!r}"
     if path.suffix == ".safetensors":
-        return _from_timm(_load_safetensors(path), {}, num_heads, where)
-    hf_config = json.loads((path / "config.json").read_text())
+        return _vit_timm.from_timm(load_safetensors(path), {}, num_heads, where)
+    hf_config = read_json(path / "config.json")
     if str(hf_config.get("module", "")).startswith("keras_hub"):
         return _vit_keras_hub.from_keras_hub(_vit_keras_hub.load_keras_hub_preset(path), where)
     weights = path / "model.safetensors"
     if not weights.is_file():
         raise ValueError(f"Expected a model.safetensors beside config.json. Received: {where}")
     if "architecture" in hf_config:
-        return _from_timm(_load_safetensors(weights), hf_config, num_heads, where)
+        return _vit_timm.from_timm(load_safetensors(weights), hf_config, num_heads, where)
     if hf_config.get("model_type") == "vit":
-        return _from_hugging_face(_load_safetensors(weights), hf_config, path, where)
+        processor = path / "preprocessor_config.json"
+        processor = read_json(processor) if processor.is_file() else None
+        return _from_hugging_face(load_safetensors(weights), hf_config, processor, where)
     raise ValueError(
         "config.json is neither a Hugging Face ViT (`model_type: vit`), a timm model "
         "(`architecture`) nor a keras-hub preset (`module: keras_hub...`). Received: "
@@ -129,20 +107,21 @@ def _read_source(source, num_heads):
     )
 
 
-def _load_safetensors(path):
-    try:
-        from safetensors.numpy import load_file
-    except ImportError:  # pragma: no cover - the extra is in dev
-        raise ImportError(
-            "Reading .safetensors checkpoints needs the `safetensors` package: "
-            "pip install 'keras-seqattn[pretrained]'"
-        ) from None
-    return load_file(str(path))
-
-
 def _refuse(condition, what, where):
     if condition:
         raise ValueError(f"VisionTransformer cannot represent {what}. Received: {where}")
+
+
+def _array(state, key, shape, where):
+    """`state[key]`, refused by name unless of `shape` (`None`: any length there)."""
+    array = state[key]
+    if array.ndim != len(shape) or any(n not in (None, m) for n, m in zip(shape, array.shape)):
+        expected = tuple("any" if n is None else n for n in shape)
+        raise ValueError(
+            f"The checkpoint's {key} has the shape {array.shape}, where its config needs "
+            f"{expected}. Received: {where}"
+        )
+    return array
 
 
 def _linear(weight):
@@ -167,7 +146,7 @@ def _heads(arrays, i, heads, q, k, v, out, out_bias, qkv_biases):
     arrays[_ATTENTION.format(i, "out/bias")] = out_bias
 
 
-def _torch_arrays(state, names, layers, heads, attention):
+def _torch_arrays(state, names, layers, heads, attention, where):
     """The checkpoint layout of a torch ViT state dict named as `names` says.
 
     `attention(block)` gives block `block`'s `(q, k, v, out, out_bias, qkv_biases)`
@@ -175,7 +154,7 @@ def _torch_arrays(state, names, layers, heads, attention):
     layout (timm fuses q, k and v into one `qkv` matrix).
     """
     arrays = {
-        "embedding/kernel": _conv(state[f"{names['patch']}.weight"]),
+        "embedding/kernel": _conv(_array(state, f"{names['patch']}.weight", (None,) * 4, where)),
         "embedding/bias": state[f"{names['patch']}.bias"],
         "cls": state[names["cls"]],
         "Transformer/posembed_input/pos_embedding": state[names["position"]],
@@ -204,107 +183,83 @@ def _dense(arrays, key, state, prefix):
     arrays[f"{key}/bias"] = state[f"{prefix}.bias"]
 
 
-def _from_hugging_face(state, config, path, where):
-    """A `ViTModel` / `ViTForImageClassification` state dict and its config.json."""
+def _field(config, key, where, default=None, kind=int):
+    """`config[key]` (or `default`), refused by name unless of `kind`."""
+    value = config.get(key, default)
+    if value is None:
+        raise ValueError(
+            f"config.json lacks `{key}`, which a Hugging Face ViT's has. Received: "
+            f"{sorted(config)}, {where}"
+        )
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ValueError(
+            f"config.json's `{key}` must be of type {kind.__name__}. Received: {key}={value!r}, "
+            f"{where}"
+        )
+    return value
+
+
+def _pair(config, key, default, where):
+    """An int or `[height, width]` field of config.json as a `(height, width)` pair."""
+    value = config.get(key, default)
+    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not (
+        isinstance(pair, (list, tuple))
+        and len(pair) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in pair)
+    ):
+        raise ValueError(
+            f"config.json's `{key}` must be an int > 0 or two, [height, width]. "
+            f"Received: {key}={value!r}, {where}"
+        )
+    return tuple(pair)
+
+
+def _from_hugging_face(state, config, processor, where):
+    """A `ViTModel` / `ViTForImageClassification` state dict, its config.json and
+    its preprocessor_config.json (`None` without one)."""
     state = {key.removeprefix("vit."): value for key, value in state.items()}
     activation = config.get("hidden_act", "gelu")
     _refuse(activation not in _HF_ACTIVATIONS, f"hidden_act={activation!r}", where)
+    if "embeddings.patch_embeddings.projection.weight" not in state:
+        raise ValueError(
+            "Expected the weights of a Hugging Face ViT in model.safetensors (embeddings.*, "
+            f"encoder.layer.N.*). Received: {len(state)} tensors such as {sorted(state)[:4]}, "
+            f"{where}"
+        )
     _refuse("embeddings.cls_token" not in state, "a ViT without embeddings.cls_token", where)
-    heads, layers = config["num_attention_heads"], config["num_hidden_layers"]
+    heads = _field(config, "num_attention_heads", where)
+    layers, width = _field(config, "num_hidden_layers", where), _field(config, "hidden_size", where)
+    channels = _field(config, "num_channels", where, 3)
+    image_size = _pair(config, "image_size", 224, where)
+    patch = _pair(config, "patch_size", 16, where)
+    _refuse(patch[0] != patch[1], f"non-square patches, patch_size={list(patch)}", where)
+    _refuse(width % heads, f"{heads} heads of hidden_size={width} (not a multiple)", where)
 
     def attention(block):
         prefix = f"{block}.attention.attention"
-        q, k, v = (_linear(state[f"{prefix}.{n}.weight"]) for n in ("query", "key", "value"))
+        q, k, v = (
+            _linear(_array(state, f"{prefix}.{n}.weight", (width, width), where))
+            for n in ("query", "key", "value")
+        )
         biases = [state.get(f"{prefix}.{n}.bias") for n in ("query", "key", "value")]
         out = f"{block}.attention.output.dense"
-        return q, k, v, _linear(state[f"{out}.weight"]), state[f"{out}.bias"], biases
+        kernel = _linear(_array(state, f"{out}.weight", (width, width), where))
+        return q, k, v, kernel, state[f"{out}.bias"], biases
 
-    arrays = _torch_arrays(state, _HF_NAMES, layers, heads, attention)
+    arrays = _torch_arrays(state, _HF_NAMES, layers, heads, attention, where)
     ours = dict(
-        image_size=config.get("image_size", 224),
-        patch_size=config.get("patch_size", 16),
+        image_size=image_size[0] if image_size[0] == image_size[1] else image_size,
+        patch_size=patch[0],
         num_classes=state["classifier.weight"].shape[0] if "classifier.weight" in state else None,
-        hidden_dim=config["hidden_size"],
-        num_layers=layers,
-        num_heads=heads,
-        mlp_dim=config["intermediate_size"],
-        num_channels=config.get("num_channels", 3),
-        layer_norm_epsilon=config.get("layer_norm_eps", 1e-12),
-        activation=_HF_ACTIVATIONS[activation],
-        **_hugging_face_normalization(path, config.get("num_channels", 3)),
-    )
-    return ours, arrays, None, where
-
-
-def _channels(values, channels):
-    """One number or one per channel, as a list of `channels` floats."""
-    return np.broadcast_to(np.asarray(values, float).reshape(-1), (channels,)).tolist()
-
-
-def _hugging_face_normalization(path, channels):
-    """`pixel_mean`/`pixel_std` of `preprocessor_config.json`; ViT's 0.5s without one."""
-    file = path / "preprocessor_config.json"
-    processor = json.loads(file.read_text()) if file.is_file() else {}
-    if not processor.get("do_normalize", True):
-        mean, std = 0.0, 1.0
-    else:
-        mean, std = processor.get("image_mean", 0.5), processor.get("image_std", 0.5)
-    rescale = processor.get("rescale_factor", 1 / 255) if processor.get("do_rescale", True) else 1
-    # Ours divides by 255 first: a processor that rescales otherwise scales its std.
-    std = np.asarray(std, float) / (rescale * 255)
-    return dict(pixel_mean=_channels(mean, channels), pixel_std=_channels(std, channels))
-
-
-def _from_timm(state, config, num_heads, where):
-    """A timm `VisionTransformer` state dict (and its Hub config.json, if any)."""
-    for key, what in (
-        ("reg_token", "register tokens (reg_token)"),
-        ("norm_pre.weight", "a pre-norm before the blocks (norm_pre)"),
-        ("fc_norm.weight", "mean pooling with fc_norm (global_pool='avg')"),
-        ("attn_pool.latent", "attention pooling (attn_pool)"),
-        ("blocks.0.ls1.gamma", "layer scale (init_values)"),
-        ("blocks.0.attn.q_norm.weight", "query-key norms (qk_norm)"),
-    ):
-        _refuse(key in state, what, where)
-    _refuse("cls_token" not in state, "a model without a class token (class_token=False)", where)
-    args = config.get("model_args", {})
-    width = state["cls_token"].shape[-1]
-    heads = num_heads or args.get("num_heads") or _TIMM_HEADS.get(width)
-    _refuse(heads is None, f"an unknown number of heads for width {width}: pass num_heads", where)
-    layers = 1 + max(int(key.split(".")[1]) for key in state if key.startswith("blocks."))
-    patch = state["patch_embed.proj.weight"]
-    channels, patch_size = patch.shape[1], patch.shape[-1]
-    grid = state["pos_embed"].shape[1] - 1
-    side = int(round(grid**0.5))
-    _refuse(
-        side * side != grid,
-        "a position embedding without the class token's (no_embed_class) or a non-square grid",
-        where,
-    )
-
-    def attention(block):
-        q, k, v = np.split(_linear(state[f"{block}.attn.qkv.weight"]), 3, axis=1)
-        bias = state.get(f"{block}.attn.qkv.bias")
-        biases = [None] * 3 if bias is None else np.split(bias, 3)
-        out = f"{block}.attn.proj"
-        return q, k, v, _linear(state[f"{out}.weight"]), state[f"{out}.bias"], biases
-
-    arrays = _torch_arrays(state, _TIMM_NAMES, layers, heads, attention)
-    pretrained = config.get("pretrained_cfg", {})
-    input_size = pretrained.get("input_size", (channels, side * patch_size, side * patch_size))
-    ours = dict(
-        image_size=tuple(input_size[1:]) if input_size[1] != input_size[2] else input_size[1],
-        patch_size=patch_size,
-        num_classes=state["head.weight"].shape[0] if "head.weight" in state else None,
         hidden_dim=width,
         num_layers=layers,
         num_heads=heads,
-        mlp_dim=state["blocks.0.mlp.fc1.weight"].shape[0],
+        mlp_dim=_field(config, "intermediate_size", where),
         num_channels=channels,
-        layer_norm_epsilon=1e-6,  # timm's LayerNorm
-        activation="gelu",  # timm's nn.GELU, the exact form
-        # timm's ViT weights of the original and AugReg runs are normalised by 0.5s.
-        pixel_mean=_channels(pretrained.get("mean", 0.5), channels),
-        pixel_std=_channels(pretrained.get("std", 0.5), channels),
+        layer_norm_epsilon=_field(config, "layer_norm_eps", where, 1e-12, float),
+        activation=_HF_ACTIVATIONS[activation],
+        **hugging_face_normalization(processor, channels, image_size, where),
     )
-    return ours, arrays, (side, side), where
+    grid = (image_size[0] // patch[0], image_size[1] // patch[1])
+    return ours, arrays, grid, where

@@ -16,70 +16,33 @@ import numpy as np
 import pytest
 
 from keras_seqattn.applications import VisionTransformer
-
-transformers = pytest.importorskip("transformers")
-torch = pytest.importorskip("torch")
-safetensors_numpy = pytest.importorskip("safetensors.numpy")
-
-SIZE = dict(
-    image_size=32,
-    patch_size=8,
-    num_channels=3,
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=64,
+from tests.applications.hf_vit import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    SIZE,
+    hf_forward,
+    hf_model,
+    uint8_images,
 )
-IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
-
-def _randomize(model, seed=0):
-    """Every parameter random, so that no zero bias or unit scale hides a slip."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.2)
-    return model.eval()
-
-
-def _hf_model(path, cls="ViTForImageClassification", seed=0, **config):
-    vit_config = transformers.ViTConfig(**{**SIZE, "num_labels": 5, **config})
-    model = _randomize(
-        getattr(transformers, cls)(
-            vit_config, **({} if cls.endswith("Classification") else {"add_pooling_layer": False})
-        ),
-        seed,
-    )
-    model.save_pretrained(path, safe_serialization=True)
-    processor = transformers.ViTImageProcessor(
-        do_resize=False, image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD
-    )
-    processor.save_pretrained(path)
-    return model, processor
+safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
 
 @pytest.fixture(scope="module")
 def images():
-    return np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype="uint8")
+    return uint8_images((2, 32, 32, 3))
 
 
 @pytest.fixture(scope="module")
 def hf(tmp_path_factory):
     path = tmp_path_factory.mktemp("hf_vit")
-    model, processor = _hf_model(path, attn_implementation="eager")
+    model, processor = hf_model(path, attn_implementation="eager")
     return path, model, processor
 
 
-def _hf_forward(model, processor, images):
-    pixels = processor(list(images), return_tensors="pt")["pixel_values"]
-    with torch.no_grad():
-        output = model(pixels, output_attentions=True)
-    return output
-
-
 def test_hugging_face_logits_and_attention_match(hf, images):
-    path, hf_model, processor = hf
-    expected = _hf_forward(hf_model, processor, images)
+    path, reference, processor = hf
+    expected = hf_forward(reference, processor, images)
     model = VisionTransformer.from_pretrained(path)
     assert (model.num_classes, model.hidden_dim, model.num_layers) == (5, 32, 2)
     assert model.layer_norm_epsilon == 1e-12 and model.pixel_std == pytest.approx(IMAGENET_STD)
@@ -92,11 +55,32 @@ def test_hugging_face_logits_and_attention_match(hf, images):
     )
 
 
+def test_non_square_hugging_face_vit(tmp_path):
+    reference, processor = hf_model(
+        tmp_path / "wide", seed=8, image_size=[32, 48], attn_implementation="eager"
+    )
+    images = uint8_images((2, 32, 48, 3), seed=8)
+    expected = hf_forward(reference, processor, images)
+    model = VisionTransformer.from_pretrained(tmp_path / "wide")
+    assert model.input_shape == (None, 32, 48, 3) and model.patch_encoder.grid_size == (4, 6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(images)), expected.logits.numpy(), atol=1e-4
+    )
+    np.testing.assert_allclose(
+        model.attention_maps(images),
+        np.stack([a.numpy() for a in expected.attentions], axis=1),
+        atol=1e-5,
+    )
+    hf_model(tmp_path / "tall_patches", image_size=[32, 48], patch_size=[16, 8])
+    with pytest.raises(ValueError, match=r"non-square patches, patch_size=\[16, 8\]"):
+        VisionTransformer.from_pretrained(tmp_path / "tall_patches")
+
+
 def test_hugging_face_tanh_gelu_without_qkv_bias(tmp_path, images):
-    hf_model, processor = _hf_model(
+    reference, processor = hf_model(
         tmp_path, seed=1, hidden_act="gelu_pytorch_tanh", qkv_bias=False, layer_norm_eps=1e-6
     )
-    expected = _hf_forward(hf_model, processor, images).logits.numpy()
+    expected = hf_forward(reference, processor, images).logits.numpy()
     model = VisionTransformer.from_pretrained(tmp_path)
     assert model.activation == "gelu_tanh"
     # The two GELU forms differ by ~1e-5 in these logits: the tolerance tells them apart.
@@ -107,7 +91,7 @@ def test_hugging_face_tanh_gelu_without_qkv_bias(tmp_path, images):
 
 
 def test_hugging_face_backbone_gets_a_fresh_head(tmp_path, images):
-    hf_model, processor = _hf_model(tmp_path, cls="ViTModel", seed=2)
+    reference, processor = hf_model(tmp_path, cls="ViTModel", seed=2)
     with pytest.raises(ValueError, match="no classification head.*num_classes"):
         VisionTransformer.from_pretrained(tmp_path)
     model = VisionTransformer.from_pretrained(tmp_path, num_classes=3)
@@ -115,7 +99,7 @@ def test_hugging_face_backbone_gets_a_fresh_head(tmp_path, images):
     features = keras.Model(model.input, model.get_layer("encoder_norm").output)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(features(images)),
-        _hf_forward(hf_model, processor, images).last_hidden_state.numpy(),
+        hf_forward(reference, processor, images).last_hidden_state.numpy(),
         atol=1e-4,
     )
 
@@ -164,8 +148,8 @@ def _timm_state(hf_path):
 
 def test_timm_hub_directory_and_bare_state_dict(tmp_path, images):
     # timm's LayerNorm epsilon is 1e-6: the HF reference is built with it.
-    hf_model, processor = _hf_model(tmp_path / "hf", seed=3, layer_norm_eps=1e-6)
-    expected = _hf_forward(hf_model, processor, images).logits.numpy()
+    reference, processor = hf_model(tmp_path / "hf", seed=3, layer_norm_eps=1e-6)
+    expected = hf_forward(reference, processor, images).logits.numpy()
     timm_dir = tmp_path / "timm"
     timm_dir.mkdir()
     safetensors_numpy.save_file(_timm_state(tmp_path / "hf"), str(timm_dir / "model.safetensors"))
@@ -177,6 +161,7 @@ def test_timm_hub_directory_and_bare_state_dict(tmp_path, images):
                 "model_args": {"num_heads": 4},
                 "pretrained_cfg": {
                     "input_size": [3, 32, 32],
+                    "crop_pct": 1.0,
                     "mean": IMAGENET_MEAN,
                     "std": IMAGENET_STD,
                 },
@@ -209,7 +194,7 @@ def test_timm_features_this_class_lacks_are_refused(tmp_path, hf, key, message):
 
 
 def test_unknown_hugging_face_activation_is_refused(tmp_path):
-    _hf_model(tmp_path, hidden_act="quick_gelu")
+    hf_model(tmp_path, hidden_act="quick_gelu")
     with pytest.raises(ValueError, match="cannot represent hidden_act='quick_gelu'"):
         VisionTransformer.from_pretrained(tmp_path)
 
@@ -266,6 +251,17 @@ def test_keras_hub_classifier_object_and_preset(tmp_path, images):
         keras.ops.convert_to_numpy(classifier.backbone(images / 127.5 - 1.0)),
         atol=1e-4,
     )
+    # A converter without a scale adds its offset to [0, 255] pixels: so does ours.
+    converter = classifier.preprocessor.image_converter
+    converter.scale, converter.offset = None, [-100.0, -120.0, -90.0]
+    expected = classifier(converter(images.astype("float32")))
+    model = VisionTransformer.from_pretrained(classifier)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(images)), keras.ops.convert_to_numpy(expected), atol=1e-4
+    )
+    converter.image_size = (48, 48)
+    with pytest.raises(ValueError, match=r"makes 48x48 images.*Received: image_size=\(48, 48\)"):
+        VisionTransformer.from_pretrained(classifier)
 
 
 def test_pixel_normalization_arguments(images):
