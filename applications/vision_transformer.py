@@ -251,8 +251,12 @@ class VisionTransformer(keras.Model):
 
         - a Hugging Face `ViTForImageClassification` or `ViTModel` directory
           (`config.json`, `model.safetensors`, optionally
-          `preprocessor_config.json`, whose mean and std become `pixel_mean`
-          and `pixel_std`);
+          `preprocessor_config.json`: its `do_rescale`, `rescale_factor`,
+          `do_normalize`, `image_mean` and `image_std` become the
+          `pixel_mean` and `pixel_std` that give the processor's numbers
+          from `[0, 255]` pixels; images are resized by the caller, so a
+          processor that resizes to another size is refused by field and
+          one that resizes then crops back is said in a warning);
         - a timm `vit_*` checkpoint: a Hub directory (`config.json` with
           `architecture` and `pretrained_cfg`, `model.safetensors`) or a bare
           `.safetensors` state dict (then pass `num_heads=` unless the
@@ -264,9 +268,11 @@ class VisionTransformer(keras.Model):
         The width, depth, heads, MLP width, patch and image size, classes,
         layer norm epsilon, GELU form and preprocessing come from the
         checkpoint; what this class cannot represent (no class token, mean
-        pooling, a `pre_logits` layer kept as the head, ...) is refused with
-        the config key that says so. Absent biases (`qkv_bias=False`) load as
-        zeros, which is the same function.
+        pooling, a `pre_logits` layer kept as the head, non-square patches,
+        ...) is refused with the config key that says so, and a file that
+        cannot be read (a truncated `.safetensors`, invalid JSON) by its name.
+        Absent biases (`qkv_bias=False`) load as zeros, which is the same
+        function.
 
         Args:
             source: a directory or `.safetensors` path, or a keras-hub model.
