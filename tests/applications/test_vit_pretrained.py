@@ -55,10 +55,12 @@ def test_hugging_face_logits_and_attention_match(hf, images):
     )
 
 
-def test_non_square_hugging_face_vit(tmp_path):
+def test_non_square_hugging_face_and_timm_vits(tmp_path):
+    # timm's LayerNorm epsilon is 1e-6: the HF reference is built with it.
     reference, processor = hf_model(
-        tmp_path / "wide", seed=8, image_size=[32, 48], attn_implementation="eager"
-    )
+        tmp_path / "wide", seed=8, image_size=[32, 48], layer_norm_eps=1e-6,
+        attn_implementation="eager",
+    )  # fmt: skip
     images = uint8_images((2, 32, 48, 3), seed=8)
     expected = hf_forward(reference, processor, images)
     model = VisionTransformer.from_pretrained(tmp_path / "wide")
@@ -70,6 +72,22 @@ def test_non_square_hugging_face_vit(tmp_path):
         model.attention_maps(images),
         np.stack([a.numpy() for a in expected.attentions], axis=1),
         atol=1e-5,
+    )
+    # timm's grid is its pretrained_cfg's input_size over the patch size.
+    timm_dir = tmp_path / "timm"
+    timm_dir.mkdir()
+    safetensors_numpy.save_file(_timm_state(tmp_path / "wide"), str(timm_dir / "model.safetensors"))
+    pretrained_cfg = dict(
+        input_size=[3, 32, 48], crop_pct=1.0, mean=IMAGENET_MEAN, std=IMAGENET_STD
+    )
+    timm_config = {"architecture": "vit_wide", "num_classes": 5, "pretrained_cfg": pretrained_cfg}
+    (timm_dir / "config.json").write_text(
+        json.dumps({**timm_config, "model_args": {"num_heads": 4}})
+    )
+    timm_model = VisionTransformer.from_pretrained(timm_dir)
+    assert timm_model.patch_encoder.grid_size == (4, 6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(timm_model(images)), expected.logits.numpy(), atol=1e-4
     )
     hf_model(tmp_path / "tall_patches", image_size=[32, 48], patch_size=[16, 8])
     with pytest.raises(ValueError, match=r"non-square patches, patch_size=\[16, 8\]"):
@@ -170,6 +188,12 @@ def test_timm_hub_directory_and_bare_state_dict(tmp_path, images):
     )
     model = VisionTransformer.from_pretrained(timm_dir)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images)), expected, atol=1e-4)
+    # timm's eval transform resizes to 1 / crop_pct (0.875 unless said) and crops back.
+    config = json.loads((timm_dir / "config.json").read_text())
+    del config["pretrained_cfg"]["crop_pct"]
+    (timm_dir / "config.json").write_text(json.dumps(config))
+    with pytest.warns(UserWarning, match=r"crop_pct=0.875"):
+        VisionTransformer.from_pretrained(timm_dir)
 
     bare = timm_dir / "model.safetensors"
     with pytest.raises(ValueError, match="unknown number of heads for width 32"):
