@@ -153,16 +153,19 @@ def _resized(size, shape, default_to_square, where, field="size"):
         size = {"height": size, "width": size} if default_to_square else {"shortest_edge": size}
     elif isinstance(size, (list, tuple)) and len(size) == 2:
         size = {"height": size[0], "width": size[1]}
-    if isinstance(size, dict) and set(size) == {"height", "width"}:
-        return int(size["height"]), int(size["width"])
-    if isinstance(size, dict) and set(size) == {"shortest_edge"}:
+    valid = isinstance(size, dict) and all(
+        isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size.values()
+    )
+    if valid and set(size) == {"height", "width"}:
+        return size["height"], size["width"]
+    if valid and set(size) == {"shortest_edge"}:
         short, long = sorted(shape)
-        edge = int(size["shortest_edge"])
+        edge = size["shortest_edge"]
         new = (edge, int(edge * long / short))
         return new if shape[0] <= shape[1] else new[::-1]
     raise ValueError(
-        f"VisionTransformer cannot represent a resize to `{field}`={size!r}: it reads "
-        f"height and width, or shortest_edge. Received: {field}={size!r}, {where}"
+        f"VisionTransformer reads a `{field}` of height and width, or shortest_edge, "
+        f"as ints > 0. Received: {field}={size!r}, {where}"
     )
 
 

@@ -46,9 +46,12 @@ def from_timm(state, config, num_heads, where):
             f"blocks.N.*). Received: {len(state)} tensors such as {sorted(state)[:4]}, {where}"
         )
     _refuse("cls_token" not in state, "a model without a class token (class_token=False)", where)
-    args = config.get("model_args", {})
+    args = _section(config, "model_args", where)
+    pretrained = _section(config, "pretrained_cfg", where)
     width = _array(state, "cls_token", (1, 1, None), where).shape[-1]
     heads = num_heads or args.get("num_heads") or _TIMM_HEADS.get(width)
+    if heads is not None and (not isinstance(heads, int) or isinstance(heads, bool) or heads < 1):
+        raise ValueError(f"`num_heads` must be an int >= 1. Received: num_heads={heads!r}, {where}")
     _refuse(heads is None, f"an unknown number of heads for width {width}: pass num_heads", where)
     _refuse(width % heads, f"{heads} heads of width {width} (not a multiple)", where)
     layers = 1 + max(
@@ -58,11 +61,18 @@ def from_timm(state, config, num_heads, where):
     channels, patch_size = patch.shape[1], patch.shape[-1]
     _refuse(patch.shape[2] != patch_size, f"non-square patches of {patch.shape[2:]}", where)
     tokens = _array(state, "pos_embed", (1, None, width), where).shape[1]
-    pretrained = config.get("pretrained_cfg", {})
     side = int(round((tokens - 1) ** 0.5))
-    height, width_px = pretrained.get(
-        "input_size", (channels, side * patch_size, side * patch_size)
-    )[1:]
+    input_size = pretrained.get("input_size", (channels, side * patch_size, side * patch_size))
+    if not (
+        isinstance(input_size, (list, tuple))
+        and len(input_size) == 3
+        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in input_size)
+    ):
+        raise ValueError(
+            "pretrained_cfg's `input_size` must be [channels, height, width], ints > 0. "
+            f"Received: input_size={input_size!r}, {where}"
+        )
+    height, width_px = input_size[1:]
     grid = (height // patch_size, width_px // patch_size)
     _refuse(
         1 + grid[0] * grid[1] != tokens,
@@ -99,3 +109,13 @@ def from_timm(state, config, num_heads, where):
         **timm_normalization(pretrained, channels, where),
     )
     return ours, arrays, grid, where
+
+
+def _section(config, key, where):
+    """A dict of a timm config.json (`{}` without it)."""
+    value = config.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"config.json's `{key}` must be a JSON object. Received: {key}={value!r}, {where}"
+        )
+    return value

@@ -220,7 +220,8 @@ def _from_hugging_face(state, config, processor, where):
     its preprocessor_config.json (`None` without one)."""
     state = {key.removeprefix("vit."): value for key, value in state.items()}
     activation = config.get("hidden_act", "gelu")
-    _refuse(activation not in _HF_ACTIVATIONS, f"hidden_act={activation!r}", where)
+    known = isinstance(activation, str) and activation in _HF_ACTIVATIONS
+    _refuse(not known, f"hidden_act={activation!r}", where)
     if "embeddings.patch_embeddings.projection.weight" not in state:
         raise ValueError(
             "Expected the weights of a Hugging Face ViT in model.safetensors (embeddings.*, "

@@ -217,6 +217,24 @@ def test_timm_features_this_class_lacks_are_refused(tmp_path, hf, key, message):
         VisionTransformer.from_pretrained(path, num_heads=4)
 
 
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"pretrained_cfg": {"input_size": [32, 32]}}, r"Received: input_size=\[32, 32\]"),
+        ({"pretrained_cfg": {"std": [0.5, 0.0, 0.5]}}, r"Received: pretrained_cfg.std="),
+        ({"model_args": "num_heads=4"}, r"`model_args` must be a JSON object"),
+        ({"model_args": {"num_heads": "4"}}, r"Received: num_heads='4'"),
+    ],
+)
+def test_timm_config_fields_are_checked_by_name(tmp_path, hf, config, message):
+    safetensors_numpy.save_file(_timm_state(hf[0]), str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"architecture": "vit", "model_args": {"num_heads": 4}, **config})
+    )
+    with pytest.raises(ValueError, match=message + ".*source="):
+        VisionTransformer.from_pretrained(tmp_path)
+
+
 def test_unknown_hugging_face_activation_is_refused(tmp_path):
     hf_model(tmp_path, hidden_act="quick_gelu")
     with pytest.raises(ValueError, match="cannot represent hidden_act='quick_gelu'"):

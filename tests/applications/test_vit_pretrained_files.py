@@ -116,6 +116,7 @@ def test_invalid_json_names_the_file_and_the_position(hf_dir, tmp_path, name):
         ({}, {"hidden_size": "32"}, r"`hidden_size` must be of type int. Received: hidden_size="),
         ({}, {"image_size": [32]}, r"`image_size` must be an int > 0 or two"),
         ({}, {"num_attention_heads": 5}, r"5 heads of hidden_size=32"),
+        ({}, {"hidden_act": ["gelu"]}, r"cannot represent hidden_act=\['gelu'\]"),
     ],
     ids=[
         "missing_array",
@@ -126,6 +127,7 @@ def test_invalid_json_names_the_file_and_the_position(hf_dir, tmp_path, name):
         "string_field",
         "one_number_image_size",
         "heads_not_dividing",
+        "list_activation",
     ],
 )
 def test_missing_misshapen_or_mistyped_parts_are_named(hf_dir, tmp_path, arrays, config, match):

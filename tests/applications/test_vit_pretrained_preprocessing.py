@@ -121,6 +121,7 @@ def test_a_resize_then_crop_back_is_said_by_field(checkpoint, tmp_path):
     [
         (dict(do_resize=True, size={"height": 48, "width": 48}), "size"),
         (dict(do_resize=True, size={"shortest_edge": 32, "longest_edge": 64}), "size"),
+        (dict(do_resize=True, size={"height": "32", "width": 32}), "size"),
         (dict(do_center_crop=True, crop_size={"height": 24, "width": 24}), "crop_size"),
         (dict(do_pad=True, pad_size={"height": 40, "width": 40}), "pad_size"),
         (dict(image_processor_type="ConvNextImageProcessor"), "image_processor_type"),
