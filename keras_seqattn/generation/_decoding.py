@@ -140,6 +140,11 @@ DEFAULT_OPTIONS = dict(
     length_penalty_form="gnmt",
     finished_beams="in_beam",
     early_stopping=False,
+    repetition_penalty=1.0,
+    no_repeat_ngram_size=0,
+    bad_words=(),
+    min_new_tokens=0,
+    renormalize=False,
 )
 
 
@@ -159,35 +164,32 @@ def check_options(options):
             f"Received: suppressed_ids={suppressed}"
         )
     options["suppressed_ids"] = tuple(int(i) for i in suppressed)
+    words = options["bad_words"]
+    if not isinstance(words, (tuple, list)) or not all(
+        isinstance(w, (tuple, list)) and len(w) >= 2 and all(_is_int(i) for i in w) for w in words
+    ):
+        raise ValueError(
+            "`bad_words` must be a tuple of tuples of 2 or more int token ids (one-id "
+            f"words are `suppressed_ids`). Received: bad_words={words}"
+        )
+    options["bad_words"] = tuple(tuple(int(i) for i in w) for w in words)
+    penalty = options["repetition_penalty"]
+    if not isinstance(penalty, numbers.Real) or isinstance(penalty, bool) or not penalty > 0:
+        raise ValueError(
+            f"`repetition_penalty` must be a number > 0. Received: repetition_penalty={penalty}"
+        )
+    options["repetition_penalty"] = float(penalty)
+    for key in ("no_repeat_ngram_size", "min_new_tokens"):
+        if not _is_int(options[key]) or options[key] < 0:
+            raise ValueError(f"`{key}` must be an int >= 0. Received: {key}={options[key]}")
     for key, allowed in (
         ("force_stop_at_end", (True, False)),
         ("length_penalty_form", ("gnmt", "power")),
         ("finished_beams", ("in_beam", "apart")),
         ("early_stopping", (False, True, "never")),
+        ("renormalize", (True, False)),
     ):
         value = options[key]
         if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
             raise ValueError(f"`{key}` must be one of {allowed}. Received: {key}={value!r}")
     return options
-
-
-def process_log_probs(log_probs, index, max_length, stop_id, options):
-    """Hugging Face's logits processors, on `log_softmax` outputs as its beam search.
-
-    `suppressed_ids` get `NEG_INF` (its `NoBadWordsLogitsProcessor` for
-    one-token words, as Marian's `bad_words_ids=[[pad]]`); with
-    `force_stop_at_end`, the last position can only be `stop_id`, at zero cost
-    (`ForcedEOSTokenLogitsProcessor`).
-    """
-    vocab = vocabulary_size(log_probs)
-    slots = ops.arange(vocab, dtype="int32")  # (vocab,)
-    if options["suppressed_ids"]:
-        banned = ops.zeros((vocab,), dtype="bool")
-        for token in options["suppressed_ids"]:
-            banned = ops.logical_or(banned, ops.equal(slots, token))
-        log_probs = ops.where(banned[None, :], NEG_INF, log_probs)
-    if options["force_stop_at_end"]:
-        forced = ops.where(ops.equal(slots, stop_id), 0.0, NEG_INF)  # (vocab,)
-        last = ops.equal(index, max_length - 1)
-        log_probs = ops.where(last, forced[None, :], log_probs)
-    return log_probs

@@ -4,6 +4,7 @@ from keras import ops
 
 from keras_seqattn.generation import _decoding
 from keras_seqattn.generation.generation_output import GenerationOutput
+from keras_seqattn.generation.logits_processing import process_scores
 
 
 def apart_beam_search(
@@ -65,7 +66,10 @@ def apart_beam_search(
         run_ids, run_att, run_scores, fin_ids, fin_att, fin_scores, fin_len, fin_flag, open_ = carry
         vocab = _decoding.vocabulary_size(logits)
         log_probs = ops.log_softmax(logits, axis=-1)  # (batch * k, vocab)
-        log_probs = _decoding.process_log_probs(log_probs, index, max_length, stop_id, options)
+        log_probs = process_scores(
+            log_probs, run_ids, index, start_id=start_id, stop_id=stop_id, max_length=max_length,
+            options=options,
+        )  # fmt: skip
         candidates = ops.expand_dims(run_scores, 1) + log_probs  # (batch * k, vocab)
         candidates = ops.reshape(candidates, (-1, k * vocab))  # (batch, k * vocab)
         top_scores, best = ops.top_k(candidates, 2 * k)  # (batch, 2k)

@@ -4,6 +4,7 @@ from keras import ops
 
 from keras_seqattn.generation import _decoding
 from keras_seqattn.generation.generation_output import GenerationOutput
+from keras_seqattn.generation.logits_processing import process_scores
 
 
 def beam_search(
@@ -110,7 +111,10 @@ def beam_search(
     def choose(index, logits, state, step_attention, ids, attention, scores, lengths, done):
         vocab = _decoding.vocabulary_size(logits)
         log_probs = ops.log_softmax(logits, axis=-1)  # (batch * beam, vocab)
-        log_probs = _decoding.process_log_probs(log_probs, index, max_length, stop_id, options)
+        log_probs = process_scores(
+            log_probs, ids, index, start_id=start_id, stop_id=stop_id, max_length=max_length,
+            options=options,
+        )  # fmt: skip
         # A finished beam's only continuation is vocabulary slot 0 at zero cost
         # (its token is forced to `pad_id` below, whatever `pad_id` is).
         finished = _decoding.alive_every(vocab, vocab)  # (vocab,) 0, -inf, ...

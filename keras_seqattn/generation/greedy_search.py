@@ -1,9 +1,12 @@
 """Greedy search: the most probable next token at every step, for a whole batch."""
 
+import functools
+
 from keras import ops
 
 from keras_seqattn.generation import _decoding
 from keras_seqattn.generation.generation_output import GenerationOutput
+from keras_seqattn.generation.logits_processing import process_scores
 
 
 def greedy_search(
@@ -38,8 +41,9 @@ def greedy_search(
             `lp(length)` (see `beam_search`), so that greedy search and
             `beam_search(beam_width=1)` agree. Defaults to `0.0`.
         pad_id: int written after `[STOP]`. Defaults to `0`.
-        **options: `suppressed_ids`, `force_stop_at_end` and
-            `length_penalty_form`, as in `generate()`.
+        **options: `length_penalty_form` and the logits processors
+            (`suppressed_ids`, `bad_words`, `repetition_penalty`, ...), as in
+            `generate()`; see `logits_processing.process_scores`.
 
     Returns:
         A `GenerationOutput`: `ids` `(batch, max_length)` int32, `lengths`
@@ -63,14 +67,22 @@ def greedy_search(
     batch = _decoding.batch_size(inputs, memory, state)
 
     pad = ops.convert_to_tensor(pad_id, dtype="int32")
+    process = functools.partial(
+        process_scores, start_id=start_id, stop_id=stop_id, max_length=max_length, options=options
+    )
 
     def choose(index, logits, state, step_attention, ids, attention, scores, lengths, done):
-        log_probs = ops.log_softmax(logits, axis=-1)  # (batch, vocab)
-        log_probs = _decoding.process_log_probs(log_probs, index, max_length, stop_id, options)
-        # Top-1 of the running totals, exactly as beam search with one beam.
-        best_scores, best = ops.top_k(ops.expand_dims(scores, 1) + log_probs, 1)
-        tokens = ops.where(done, pad, ops.cast(best[:, 0], "int32"))  # (batch,)
-        scores = ops.where(done, scores, best_scores[:, 0])
+        log_probs = process(ops.log_softmax(logits, axis=-1), ids, index)  # (batch, vocab)
+        # transformers' greedy search processes the logits themselves, which only
+        # changes the choice under a repetition penalty (the rest are bans).
+        choice = log_probs
+        if options["repetition_penalty"] != 1.0:
+            choice = process(logits, ids, index, normalize=False)
+        _, best = ops.top_k(choice, 1)  # (batch, 1)
+        best = ops.cast(best, "int32")
+        step_scores = ops.take_along_axis(log_probs, best, axis=1)[:, 0]  # (batch,)
+        tokens = ops.where(done, pad, best[:, 0])  # (batch,)
+        scores = ops.where(done, scores, scores + step_scores)
         lengths = lengths + ops.cast(ops.logical_not(done), "int32")
         ids = _decoding.write_step(ids, index, tokens)
         step_attention = _decoding.mask_rows(step_attention, done)

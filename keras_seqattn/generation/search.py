@@ -65,8 +65,14 @@ def generate(
             `"in_beam"`.
             `early_stopping`: `False`, `True` or `"never"`, Hugging Face's
             stopping rule of `"apart"` beams. Defaults to `False`.
-            Log-probabilities are processed after `log_softmax`, as Hugging
-            Face's beam search does.
+            The logits processors of Hugging Face's `generate()`, in its order
+            (`logits_processing.process_scores`): `repetition_penalty` (float
+            > 0, `1.0` none), `no_repeat_ngram_size` (int, `0` none),
+            `bad_words` (tuple of id tuples of 2 or more ids: the last id is
+            banned after the others), `min_new_tokens` (int: `stop_id` is
+            banned before that position), `renormalize` (bool, `log_softmax`
+            after the processors). Beam search processes `log_softmax`
+            outputs, greedy search the logits, as Hugging Face's do.
 
     Returns:
         A `GenerationOutput` with `ids` `(batch, max_length)` int32 (the tokens
