@@ -337,8 +337,32 @@ def _add_captioner_image(parser):
     )
 
 
+class _Excludes(argparse.Action):
+    """Stores the value; a usage error if the option of dest `excludes` was given too.
+
+    Not a mutually exclusive group: argparse counts an option as given only if its
+    value is not the default object itself, which a Python caller's literal may be.
+    """
+
+    def __init__(self, option_strings, dest, excludes, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.excludes = excludes
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        given = namespace.__dict__.setdefault("given_options", {})
+        given[self.dest] = option_string
+        if self.excludes in given:
+            parser.error(f"{given[self.excludes]} and {option_string} exclude each other")
+
+
 def _add_classifier_training(parser):
-    parser.add_argument("--config", default="vit_tiny_digits", help="a named size (e.g. vit_s16)")
+    # A checkpoint brings its own size, so --config beside --weights could not be
+    # honoured; ignoring it silently would train another model than the one asked for.
+    parser.add_argument(
+        "--config", default="vit_tiny_digits", action=_Excludes, excludes="weights",
+        help="a named size (e.g. vit_s16); not with --weights",
+    )  # fmt: skip
     parser.add_argument(
         "--augmentation", choices=("auto", "none", "shift", "shift_flip"), default="auto",
         help="training augmentation (auto: none for digits)",
@@ -347,6 +371,8 @@ def _add_classifier_training(parser):
     parser.add_argument("--weight-decay", type=NON_NEGATIVE, default=0.05, help="AdamW decay")
     parser.add_argument(
         "--weights",
+        action=_Excludes,
+        excludes="config",
         help="fine-tune a pretrained checkpoint instead of --config: a Hugging Face or timm "
         "directory, a timm .safetensors file or a keras-hub preset directory",
     )

@@ -59,7 +59,7 @@ def test_predict_and_evaluate_use_the_saved_model(trained, capsys):
     reason="the CLI path (a fresh head, the data resized in tf.data); from_pretrained itself "
     "runs on every backend in tests/applications/test_vit_pretrained.py",
 )
-def test_train_vit_fine_tunes_pretrained_weights(tmp_path, capsys):
+def test_train_vit_fine_tunes_pretrained_weights(tmp_path, capsys, monkeypatch):
     transformers = pytest.importorskip("transformers")
     checkpoint = tmp_path / "checkpoint"
     size = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
@@ -74,6 +74,11 @@ def test_train_vit_fine_tunes_pretrained_weights(tmp_path, capsys):
     # The checkpoint's 48 x 48 RGB; the 32 x 32 grey digits were resized and repeated.
     assert model.input_shape == (None, 48, 48, 3) and model.output_shape == (None, 10)
     assert np.abs(keras.ops.convert_to_numpy(model.get_layer("head").kernel)).sum() > 0
+    # The same run again, the checkpoint spelt relative to another folder: it resumes.
+    monkeypatch.chdir(tmp_path)
+    cli.main(["train", "vit", "--dataset", "digits", "--weights", "checkpoint", *SMALL,
+              "--out", str(out)])  # fmt: skip
+    assert json.loads((out / "metrics.json").read_text())["resumed_from_epoch"] == 1
 
 
 def test_train_vit_on_digits(tmp_path, capsys):

@@ -159,3 +159,27 @@ def test_resuming_with_other_arguments_is_refused(tmp_path):
     other = ResumableRun(tmp_path, dict(hidden_dim=16, seed=0, epochs=2))
     with pytest.raises(ValueError, match=r"other arguments.*hidden_dim=16 \(saved: 8\)"):
         other.model(lambda: model(seed=1))
+
+
+def test_a_path_argument_resumes_however_it_is_spelt(tmp_path, monkeypatch):
+    """`train vit --weights DIR` resumed with DIR spelt otherwise (absolute, via a link)."""
+    checkpoint = tmp_path / "weights"
+    checkpoint.mkdir()
+    (tmp_path / "link").symlink_to(checkpoint)
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    run = ResumableRun(out, dict(weights="weights", seed=0))
+    run.fit(run.model(lambda: model(seed=1)), X, y=Y, epochs=1, verbose=0)
+    for spelling in (str(checkpoint), "./weights", "link", checkpoint.relative_to(tmp_path)):
+        same = ResumableRun(out, dict(weights=spelling, seed=0))
+        assert same.model(lambda: pytest.fail("must load, not build")).count_params() == 21
+    other = ResumableRun(out, dict(weights="other", seed=0))
+    with pytest.raises(ValueError, match=rf"other arguments.*weights='{tmp_path}/other'"):
+        other.model(lambda: model(seed=1))
+    # A run from before paths were resolved saved the spelling, relative to its folder.
+    arguments = out / "checkpoint" / "arguments.json"
+    assert json.loads(arguments.read_text())["weights"] == str(checkpoint)
+    arguments.write_text(json.dumps(dict(weights="weights", seed=0)))
+    same = ResumableRun(out, dict(weights=str(checkpoint), seed=0))
+    assert same.model(lambda: pytest.fail("must load, not build")).count_params() == 21
