@@ -222,7 +222,7 @@ class TransformerCaptioner(CaptioningModel):
         if config_name not in CONFIGS:
             raise ValueError(
                 f"`config_name` must be one of {sorted(CONFIGS)}. "
-                f"Received: config_name={config_name}"
+                f"Received: config_name={config_name!r}"
             )
         return cls(tokenizer, **{**CONFIGS[config_name], **kwargs})
 
@@ -307,11 +307,11 @@ def _check_architecture(
     if image_size[0] % patch_size or image_size[1] % patch_size:
         raise ValueError(
             f"`patch_size` must divide the image height and width {tuple(image_size)}. "
-            f"Received: patch_size={patch_size}"
+            f"Received: patch_size={patch_size!r}"
         )
     if hidden_dim % num_heads:
         raise ValueError(
-            f"`num_heads` must divide `hidden_dim`={hidden_dim}. Received: num_heads={num_heads}"
+            f"`num_heads` must divide `hidden_dim`={hidden_dim}. Received: num_heads={num_heads!r}"
         )
     if (
         not isinstance(attention_layer, int)
@@ -320,7 +320,7 @@ def _check_architecture(
     ):
         raise ValueError(
             f"`attention_layer` must index one of the {num_decoder_layers} decoder blocks. "
-            f"Received: attention_layer={attention_layer}"
+            f"Received: attention_layer={attention_layer!r}"
         )
 
 

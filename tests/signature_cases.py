@@ -94,5 +94,7 @@ def assert_clear_refusal(error, name, value):
     message = str(error)
     assert isinstance(error, ValueError), (type(error), message)
     assert f"`{name}` must be" in message, message
-    shown = "|".join(re.escape(f"{name}={v}") for v in {str(value), repr(value)})
+    # A string is shown by its repr: `size='4'` says it is no number, `size=4` hides it.
+    forms = {repr(value)} if isinstance(value, str) else {str(value), repr(value)}
+    shown = "|".join(re.escape(f"{name}={v}") for v in forms)
     assert re.search(rf"Received: (.*, )?({shown})", message), message

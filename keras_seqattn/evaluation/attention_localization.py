@@ -29,7 +29,9 @@ def box_attention_mass(attention, box):
         )
     ymin, xmin, ymax, xmax = (float(v) for v in box)
     if not (0 <= ymin <= ymax <= 1 and 0 <= xmin <= xmax <= 1):
-        raise ValueError(f"`box` must be normalised (ymin, xmin, ymax, xmax). Received: box={box}")
+        raise ValueError(
+            f"`box` must be normalised (ymin, xmin, ymax, xmax). Received: box={box!r}"
+        )
     rows, cols = attention.shape
     inside_rows = _overlap(np.arange(rows) / rows, np.arange(1, rows + 1) / rows, ymin, ymax)
     inside_cols = _overlap(np.arange(cols) / cols, np.arange(1, cols + 1) / cols, xmin, xmax)

@@ -56,7 +56,7 @@ def _length_buckets(examples, bucket_edges):
     edges = list(bucket_edges) + [np.inf]
     if any(not low < high for low, high in zip([0, *edges], edges)):
         raise ValueError(
-            f"`bucket_edges` must be increasing ints >= 1. Received: bucket_edges={bucket_edges}"
+            f"`bucket_edges` must be increasing ints >= 1. Received: bucket_edges={bucket_edges!r}"
         )
     low = 1
     for high in edges:

@@ -15,22 +15,28 @@ from keras_seqattn.layers.gelu_tanh import gelu_tanh
 
 def check_positive_int(name, value):
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
+        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
+
+
+def check_int_at_least(name, value, minimum):
+    """An int (NumPy's too) >= `minimum`; a string of digits is refused by its repr."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}")
 
 
 def check_dropout(dropout):
     if not is_real(dropout) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"`dropout` must be a float in [0, 1). Received: dropout={dropout}")
+        raise ValueError(f"`dropout` must be a number in [0, 1). Received: dropout={dropout!r}")
 
 
 def check_positive_number(name, value):
     if not is_real(value) or not 0 < value < math.inf:
-        raise ValueError(f"`{name}` must be a finite number > 0. Received: {name}={value}")
+        raise ValueError(f"`{name}` must be a finite number > 0. Received: {name}={value!r}")
 
 
 def check_non_negative(name, value):
     if not is_real(value) or not 0 <= value < math.inf:
-        raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value}")
+        raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value!r}")
 
 
 def as_bool(name, value):
@@ -58,7 +64,7 @@ def get_activation(activation):
     except (ValueError, TypeError) as error:
         raise ValueError(
             f"`activation` must be a Keras activation name or a callable ({error}). "
-            f"Received: activation={activation}"
+            f"Received: activation={activation!r}"
         ) from None
 
 

@@ -16,7 +16,7 @@ RNN_TYPES = ("gru", "lstm")
 
 def check_rnn_type(rnn_type):
     if rnn_type not in RNN_TYPES:
-        raise ValueError(f"`rnn_type` must be one of {RNN_TYPES}. Received: rnn_type={rnn_type}")
+        raise ValueError(f"`rnn_type` must be one of {RNN_TYPES}. Received: rnn_type={rnn_type!r}")
 
 
 def check_rnn_args(vocabulary_size, embedding_dim, units, rnn_type, dropout):

@@ -149,7 +149,7 @@ def head_dim(hidden_dim, num_heads, key_dim=None):
     if hidden_dim is None or hidden_dim % num_heads:
         raise ValueError(
             f"`num_heads` must divide the hidden width {hidden_dim} when `key_dim` is "
-            f"not given. Received: num_heads={num_heads}"
+            f"not given. Received: num_heads={num_heads!r}"
         )
     return hidden_dim // num_heads
 

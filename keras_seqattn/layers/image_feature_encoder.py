@@ -112,14 +112,15 @@ class ImageFeatureEncoder(keras.layers.Layer):
             or not all(isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in filters)
         ):
             raise ValueError(
-                f"`filters` must be a non-empty tuple of positive ints. Received: filters={filters}"
+                "`filters` must be a non-empty tuple of positive ints. "
+                f"Received: filters={filters!r}"
             )
         check_weights(backbone, weights)
         if output_dim is not None and (
             not isinstance(output_dim, int) or isinstance(output_dim, bool) or output_dim < 1
         ):
             raise ValueError(
-                f"`output_dim` must be a positive int or None. Received: output_dim={output_dim}"
+                f"`output_dim` must be a positive int or None. Received: output_dim={output_dim!r}"
             )
         self.backbone = backbone
         self.filters = filters

@@ -89,7 +89,7 @@ class LuongRNNDecoder(RNNDecoderBase):
         )
         if score_mode not in SCORE_MODES:
             raise ValueError(
-                f"`score_mode` must be one of {SCORE_MODES}. Received: score_mode={score_mode}"
+                f"`score_mode` must be one of {SCORE_MODES}. Received: score_mode={score_mode!r}"
             )
         if attention_units is not None:
             check_positive_int("attention_units", attention_units)

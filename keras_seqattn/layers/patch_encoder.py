@@ -15,9 +15,9 @@ def _pair(value, name):
     except TypeError:
         pair = ()
     if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
-        raise ValueError(f"`{name}` must be an int or a pair of ints. Received: {name}={value}")
+        raise ValueError(f"`{name}` must be an int or a pair of ints. Received: {name}={value!r}")
     if min(pair) < 1:
-        raise ValueError(f"`{name}` must be positive. Received: {name}={value}")
+        raise ValueError(f"`{name}` must be positive. Received: {name}={value!r}")
     return pair
 
 
@@ -87,12 +87,12 @@ class PatchEncoder(keras.layers.Layer):
         height, width = _pair(image_size, "image_size")
         if not isinstance(patch_size, int) or isinstance(patch_size, bool) or patch_size < 1:
             raise ValueError(
-                f"`patch_size` must be a positive int. Received: patch_size={patch_size}"
+                f"`patch_size` must be a positive int. Received: patch_size={patch_size!r}"
             )
         if height % patch_size or width % patch_size:
             raise ValueError(
                 "`patch_size` must divide the image height and width. Received: "
-                f"image_size={image_size}, patch_size={patch_size}"
+                f"image_size={image_size!r}, patch_size={patch_size!r}"
             )
         check_positive_int("hidden_dim", hidden_dim)
         check_positive_int("num_channels", num_channels)
@@ -204,7 +204,7 @@ class PatchEncoder(keras.layers.Layer):
             raise ValueError(
                 f"A {grid_size[0]}x{grid_size[1]} grid with {num_prefix_tokens} prefix "
                 f"token(s) needs a position embedding of shape (1, {length}, dim). "
-                f"Received: embedding.shape={tuple(embedding.shape)}, grid_size={grid_size}"
+                f"Received: embedding.shape={tuple(embedding.shape)}, grid_size={grid_size!r}"
             )
         embedding = ops.convert_to_tensor(embedding)
         if grid_size == new_grid_size:

@@ -95,10 +95,10 @@ class PositionalEncoding(keras.layers.Layer):
         ):
             raise ValueError(
                 f"`sequence_length` must be a positive int. Received: "
-                f"sequence_length={sequence_length}"
+                f"sequence_length={sequence_length!r}"
             )
         if mode not in POSITION_MODES:
-            raise ValueError(f"`mode` must be one of {POSITION_MODES}. Received: mode={mode}")
+            raise ValueError(f"`mode` must be one of {POSITION_MODES}. Received: mode={mode!r}")
         check_positive_number("max_wavelength", max_wavelength)
         if layout not in SINUSOID_LAYOUTS:
             raise ValueError(
@@ -194,7 +194,7 @@ class PositionalEncoding(keras.layers.Layer):
         if start_index < 0 or end >= self.sequence_length:
             raise ValueError(
                 f"The input covers positions {start_index}..{end}, but the layer encodes "
-                f"positions 0..{self.sequence_length - 1}. Received: start_index={start_index}"
+                f"positions 0..{self.sequence_length - 1}. Received: start_index={start_index!r}"
             )
 
     def compute_mask(self, inputs, mask=None):

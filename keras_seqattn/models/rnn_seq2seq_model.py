@@ -24,7 +24,7 @@ class RNNSeq2SeqModel(Seq2SeqModel):
         if bidirectional and hidden_dim % 2:
             raise ValueError(
                 "A bidirectional encoder needs an even `hidden_dim`. "
-                f"Received: hidden_dim={hidden_dim}"
+                f"Received: hidden_dim={hidden_dim!r}"
             )
         return RNNEncoder(
             source_tokenizer.vocabulary_size,

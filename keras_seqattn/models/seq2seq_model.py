@@ -35,7 +35,7 @@ class Seq2SeqModel(GenerativeModel):
             ("max_target_length", max_target_length),
         ]:
             if not isinstance(value, int) or isinstance(value, bool) or value < 2:
-                raise ValueError(f"`{name}` must be an int >= 2. Received: {name}={value}")
+                raise ValueError(f"`{name}` must be an int >= 2. Received: {name}={value!r}")
         for name, tokenizer in [
             ("source_tokenizer", source_tokenizer),
             ("target_tokenizer", target_tokenizer),

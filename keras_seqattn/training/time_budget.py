@@ -29,7 +29,7 @@ class TimeBudget(keras.callbacks.Callback):
     def __init__(self, seconds):
         super().__init__()
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-            raise ValueError(f"`seconds` must be a positive number. Received: seconds={seconds}")
+            raise ValueError(f"`seconds` must be a positive number. Received: seconds={seconds!r}")
         self.seconds = seconds
         self.epoch_seconds = []
 

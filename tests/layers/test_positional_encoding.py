@@ -71,7 +71,7 @@ class TestPositionalEncoding(TestCase):
     def test_bad_input(self):
         with pytest.raises(ValueError, match="sequence_length=0"):
             PositionalEncoding(0)
-        with pytest.raises(ValueError, match="mode=rotary"):
+        with pytest.raises(ValueError, match="mode=.rotary.$"):
             PositionalEncoding(8, mode="rotary")
         with pytest.raises(ValueError, match="layout='halves'"):
             PositionalEncoding(8, layout="halves")
