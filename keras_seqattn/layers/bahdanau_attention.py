@@ -11,6 +11,7 @@ from keras_seqattn.layers._checks import (
     check_rank,
     check_same_batch,
 )
+from keras_seqattn.layers._softmax import softmax
 
 SCORE_MODES = ("additive", "dot", "cosine")
 
@@ -78,7 +79,7 @@ class BahdanauAttention(keras.layers.Layer):
         check_positive_int("units", units)
         if score_mode not in SCORE_MODES:
             raise ValueError(
-                f"`score_mode` must be one of {SCORE_MODES}. Received: score_mode={score_mode}"
+                f"`score_mode` must be one of {SCORE_MODES}. Received: score_mode={score_mode!r}"
             )
         check_dropout(dropout)
         self.units = units
@@ -243,7 +244,7 @@ def masked_softmax(scores, padding_mask, dtype, dropout=None):
         # As keras.layers.Attention masks: a large negative bias, so exp() gives
         # padding exactly 0.
         scores = ops.where(padding_mask[:, None, :], scores, scores - 1.0e9)
-    weights = ops.softmax(scores, axis=-1)
+    weights = softmax(scores)
     if dropout is not None:
         weights = keras.random.dropout(weights, dropout[0], seed=dropout[1])
     if padding_mask is not None:

@@ -12,6 +12,7 @@ from keras_seqattn.layers._checks import (
     check_rank,
     check_same_batch,
 )
+from keras_seqattn.layers._softmax import softmax
 from keras_seqattn.layers._transformer_block import (
     TransformerBlock,
     head_dim,
@@ -308,6 +309,6 @@ def _attend(attention, x, keys, values, mask):
     if mask is not None:
         mask = ops.expand_dims(mask, 1)  # (B, 1, Tq, Tk)
         scores = ops.where(mask, scores, ops.cast(-1e9, "float32"))
-    weights = ops.cast(ops.softmax(scores, axis=-1), values.dtype)
+    weights = ops.cast(softmax(scores), values.dtype)
     context = ops.einsum("bhqk,bkhd->bqhd", weights, values)  # (B, Tq, h, k)
     return attention.output_dense(context), weights
