@@ -8,6 +8,7 @@ from keras_seqattn.layers import PatchEncoder, TransformerEncoder
 from keras_seqattn.layers._checks import check_dropout
 from keras_seqattn.models._arguments import check_flags, check_model_kwargs, check_sizes
 from keras_seqattn.models._dtype_policy import with_dtype_argument
+from keras_seqattn.models._images import check_images
 from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
 # The paper's Table 1 sizes (Ti and S from its follow-ups, DeiT and AugReg) with the
@@ -115,10 +116,10 @@ class VisionTransformer(keras.Model):
     Inputs: images `(batch, height, width, num_channels)`, pixel values in
     `[0, 255]` (in `[-1, 1]` with `include_rescaling=False`), `uint8` or float
     alike (both are cast to float32 and rescaled the same way). The model is a
-    functional `keras.Model`: images of another size or channel count get
-    Keras's `ValueError` naming the expected shape (resize them first, e.g.
-    `keras.ops.image.resize`); NaN pixels give NaN logits, which
-    `attention_maps()` refuses up front.
+    functional `keras.Model`; `predict()` and `attention_maps()` refuse images
+    of another size or channel count (resize them first, e.g.
+    `keras.ops.image.resize`) and NaN, infinite, complex or boolean pixels up
+    front, as the captioners do.
     Output: logits `(batch, num_classes)`.
 
     Example:
@@ -167,7 +168,7 @@ class VisionTransformer(keras.Model):
         if hidden_dim % num_heads:
             raise ValueError(
                 "`num_heads` must divide `hidden_dim`. "
-                f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
+                f"Received: hidden_dim={hidden_dim!r}, num_heads={num_heads!r}"
             )
         check_model_kwargs(type(self), kwargs)
         rescaling = _rescaling(pixel_mean, pixel_std, num_channels)
@@ -305,6 +306,19 @@ class VisionTransformer(keras.Model):
 
         return load_pretrained_vit(cls, source, num_classes, image_size, **overrides)
 
+    def predict(self, x, *args, **kwargs):
+        """`keras.Model.predict`, refusing bad images first as `attention_maps()` does.
+
+        Images given as an array, a tensor or a list (not a dataset or a
+        generator, which Keras reads batch by batch) are checked by
+        `check_images`: the model's shape, no NaN, infinite, complex or boolean
+        pixels, at least one image; the model itself would give NaN
+        probabilities for a NaN image and a graph error for another size.
+        """
+        if isinstance(x, (np.ndarray, list, tuple)) or ops.is_tensor(x):
+            x = check_images(x, self.input_shape[1:])
+        return super().predict(x, *args, **kwargs)
+
     def attention_maps(self, images, batch_size=32):
         """Every block's attention weights, for rollout and plots.
 
@@ -321,24 +335,13 @@ class VisionTransformer(keras.Model):
         Raises:
             ValueError: for images of another shape than the model's inputs,
                 an empty batch, NaN or infinite pixels, or a `batch_size` < 1.
-            TypeError: for non-numeric images.
+            TypeError: for non-numeric, boolean or complex images.
         """
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be an int >= 1. Received: batch_size={batch_size}")
-        images = np.asarray(ops.convert_to_numpy(images) if ops.is_tensor(images) else images)
-        if not np.issubdtype(images.dtype, np.number):
-            raise TypeError(f"Expected numeric pixel arrays. Received: images.dtype={images.dtype}")
-        expected = (None, *self.input_shape[1:])
-        if images.ndim != 4 or images.shape[1:] != expected[1:] or not len(images):
             raise ValueError(
-                f"Expected a non-empty batch of images of shape {expected}; for one image "
-                f"pass `image[None]`. Received: images.shape={images.shape}"
+                f"`batch_size` must be an int >= 1. Received: batch_size={batch_size!r}"
             )
-        if not np.isfinite(images).all():
-            raise ValueError(
-                "Images contain NaN or infinite pixels. "
-                f"Received: {int(np.sum(~np.isfinite(images)))} non-finite values"
-            )
+        images = check_images(images, self.input_shape[1:])
         maps = []
         for start in range(0, len(images), batch_size):
             x = ops.convert_to_tensor(images[start : start + batch_size], "float32")
@@ -407,7 +410,7 @@ def _rescaling(pixel_mean, pixel_std, num_channels):
     std = _per_channel("pixel_std", 0.5 if pixel_std is None else pixel_std, num_channels)
     if min(std) <= 0:
         raise ValueError(
-            f"`pixel_std` must be > 0 in every channel. Received: pixel_std={pixel_std}"
+            f"`pixel_std` must be > 0 in every channel. Received: pixel_std={pixel_std!r}"
         )
     return dict(scale=[1 / (255 * s) for s in std], offset=[-m / s for m, s in zip(mean, std)])
 

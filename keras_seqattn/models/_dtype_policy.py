@@ -20,12 +20,35 @@ def policy_scope(dtype):
         return
     if isinstance(dtype, dict):  # a serialized `DTypePolicy`
         dtype = keras.dtype_policies.deserialize(dtype)
+    check_dtype(dtype)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(dtype)
     try:
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def check_dtype(dtype):
+    """Refuses a `dtype` that is no float policy, before any layer draws weights in it.
+
+    Keras takes any dtype as a policy, so `dtype="int32"` would fail only when an
+    initializer draws integer weights (TensorFlow's "Need minval < maxval").
+    """
+    expected = (
+        "`dtype` must be a float dtype or policy name, such as 'float32', 'bfloat16', "
+        "'mixed_float16' or 'mixed_bfloat16', or a keras.DTypePolicy of floats"
+    )
+    try:
+        policy = keras.dtype_policies.get(dtype)
+    except (ValueError, TypeError):
+        raise ValueError(f"{expected}. Received: dtype={dtype!r}") from None
+    dtypes = {policy.compute_dtype, policy.variable_dtype}
+    if not all(keras.backend.is_float_dtype(d) for d in dtypes):
+        raise ValueError(
+            f"{expected}: the weights are trained in it. Received: dtype={dtype!r} "
+            f"(computing in {policy.compute_dtype}, weights in {policy.variable_dtype})"
+        )
 
 
 def with_dtype_argument(init):

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_seqattn.models._images import check_images, shapes_differ
 from keras_seqattn.models.generation_result import GenerationResult
 from keras_seqattn.models.generative_model import GenerativeModel
 
@@ -47,7 +48,7 @@ class CaptioningModel(GenerativeModel):
             )
         if isinstance(num_channels, bool) or num_channels not in (1, 3):
             raise ValueError(
-                f"`num_channels` must be 1 or 3. Received: num_channels={num_channels}"
+                f"`num_channels` must be 1 or 3. Received: num_channels={num_channels!r}"
             )
         if (
             not isinstance(max_caption_length, int)
@@ -56,7 +57,7 @@ class CaptioningModel(GenerativeModel):
         ):
             raise ValueError(
                 f"`max_caption_length` must be an int >= 2. "
-                f"Received: max_caption_length={max_caption_length}"
+                f"Received: max_caption_length={max_caption_length!r}"
             )
 
     def _init_captioning(self, tokenizer, image_size, num_channels, max_caption_length):
@@ -142,9 +143,11 @@ class CaptioningModel(GenerativeModel):
           `[0, 255]` give a `UserWarning`, as the captions would be wrong.
         - Other sizes are resized bilinearly, grey becomes RGB and RGB grey
           (see the class docstring).
+        - A list of `(height, width, channels)` images of several sizes is
+          taken one image at a time, each resized so.
         - `ValueError` for a rank other than 4, an empty batch, an empty image,
           channels other than 1 or 3, and NaN or infinite pixels; `TypeError`
-          for non-numeric or boolean arrays.
+          for non-numeric, boolean or complex arrays (see `check_images`).
 
         Args:
             images: `(batch, height, width, channels)` array of pixels on the 0-255
@@ -153,33 +156,15 @@ class CaptioningModel(GenerativeModel):
         Returns:
             float32 `(batch, *image_size, num_channels)` NumPy array.
         """
-        images = np.asarray(ops.convert_to_numpy(images) if ops.is_tensor(images) else images)
-        if images.dtype == object or not np.issubdtype(images.dtype, np.number):
-            raise TypeError(f"Expected numeric pixel arrays. Received: images.dtype={images.dtype}")
-        if images.ndim != 4:
-            raise ValueError(
-                "Expected a batch of images (batch, height, width, channels); for one "
-                f"image pass `image[None]`. Received: images.shape={images.shape}"
-            )
-        if images.shape[0] == 0:
-            raise ValueError(f"Expected at least one image. Received: images.shape={images.shape}")
-        if 0 in images.shape[1:3]:
-            raise ValueError(
-                f"Expected images of at least 1x1 pixels. Received: images.shape={images.shape}"
-            )
+        if shapes_differ(images):  # a list of images of several sizes: one at a time
+            return np.concatenate([self.prepare_images(_one(image)) for image in images])
+        images = check_images(images)
         if images.shape[-1] not in (1, 3):
             raise ValueError(
                 f"Expected 1 (grey) or 3 (RGB) channels. Received: images.shape={images.shape}"
             )
         was_float = np.issubdtype(images.dtype, np.floating)
         images = images.astype("float32")
-        if not np.isfinite(images).all():
-            raise ValueError(
-                "Images contain NaN or infinite pixels; replace them (e.g. "
-                "`np.nan_to_num`) first. Received: "
-                f"{int(np.isnan(images).sum())} NaN and {int(np.isinf(images).sum())} "
-                "infinite values"
-            )
         low, high = float(images.min()), float(images.max())
         if was_float and 0 < high <= 1.0 and low >= 0:
             warnings.warn(
@@ -304,3 +289,14 @@ def _split_pairs(pairs):
             f"Received: image.shape={np.shape(first[0])}"
         )
     return captions, first[0]
+
+
+def _one(image):
+    """One image of a list as a batch of one, refusing what is no single image."""
+    image = np.asarray(ops.convert_to_numpy(image) if ops.is_tensor(image) else image)
+    if image.ndim != 3:
+        raise ValueError(
+            "A list of images of several sizes must hold (height, width, channels) "
+            f"images. Received: an image of shape {image.shape}"
+        )
+    return image[None]

@@ -157,6 +157,22 @@ TRANSLATE_CASES = {
         ValueError,
         "Received: length_penalty=nan$",
     ),
+    # A number written as a string is shown as one: `'0.6'`, not `0.6`.
+    "length_penalty_string": (
+        lambda m: m.translate("seven", beam_width=2, length_penalty="0.6"),
+        ValueError,
+        "`length_penalty` must be a finite number >= 0. Received: length_penalty='0.6'$",
+    ),
+    "max_length_string": (
+        lambda m: m.translate("seven", max_length="5"),
+        ValueError,
+        "`max_length` must be an int >= 1. Received: max_length='5'$",
+    ),
+    "beam_width_string": (
+        lambda m: m.translate("seven", beam_width="2"),
+        ValueError,
+        "Received: beam_width='2'$",
+    ),
     "dict": (lambda m: m.translate({"seven": 1}), TypeError, "a mapping or set has no order"),
     "set": (lambda m: m.translate({"seven"}), TypeError, "a mapping or set"),
     "lone_surrogate": (
@@ -225,6 +241,22 @@ CAPTION_CASES = {
         "Received: images.dtype=bool$",
     ),
     "nan_pixel": (lambda m: m.caption(_image_with(np.nan)), ValueError, "1 NaN and 0 infinite"),
+    "complex_pixels": (
+        lambda m: m.caption(IMAGE.astype(complex)),
+        TypeError,
+        r"real-valued pixels \(uint8, or floats on the 0-255 scale\). "
+        "Received: images.dtype=complex128$",
+    ),
+    "list_of_sizes_with_a_2d_image": (
+        lambda m: m.caption([IMAGE[0], np.zeros((28, 28))]),
+        ValueError,
+        r"must hold \(height, width, channels\) images. Received: an image of shape \(28, 28\)$",
+    ),
+    "length_penalty_string": (
+        lambda m: m.caption(IMAGE, length_penalty="0.6"),
+        ValueError,
+        "Received: length_penalty='0.6'$",
+    ),
     "inf_pixel": (lambda m: m.caption(_image_with(np.inf)), ValueError, "0 NaN and 1 infinite"),
     "beam_width_0": (
         lambda m: m.caption(IMAGE, beam_width=0),
@@ -285,7 +317,7 @@ MODEL_CASES = {
     "score_mode_unknown": (
         lambda m: _build("AttentionSeq2Seq", score_mode="general"),
         ValueError,
-        "Received: score_mode=general",
+        "Received: score_mode='general'$",
     ),
     "transformer_num_heads_not_dividing": (
         lambda m: _build("TransformerSeq2Seq", num_heads=3),
@@ -434,7 +466,7 @@ MODEL_CASES = {
         lambda m: TransformerCaptioner.from_named_config("huge", m["captions"]),
         ValueError,
         r"\['transformer_captioner_base', 'transformer_captioner_tiny_digits'\]"
-        r". Received: config_name=huge$",
+        r". Received: config_name='huge'$",
     ),
     "transformer_captioner_max_length_above_cache": (
         lambda m: m["TransformerCaptioner"].caption(IMAGE, max_length=7),
@@ -481,26 +513,43 @@ MODEL_CASES = {
         ValueError,
         "Received: image_size=32, patch_size=5$",
     ),
+    # `predict` checks images as the captioners do, before Keras builds its function.
     "vit_predict_wrong_size": (
-        # A fresh model: a failed `predict` may leave a half-made predict function.
-        lambda m: _build(
-            "VisionTransformer",
-        ).predict(np.zeros((1, 28, 28, 1)), verbose=0),
+        lambda m: m["VisionTransformer"].predict(np.zeros((1, 28, 28, 1)), verbose=0),
         ValueError,
-        # Keras's input check, or on JAX the patch encoder's.
-        r"expected shape=\(None, 32, 32, 1\)|of shape \(batch, 32, 32, 1\). Received: images.sh",
+        r"Expected images of shape \(batch, 32, 32, 1\), the model's input; resize them first "
+        r"\(e.g. `keras.ops.image.resize`\). Received: images.shape=\(1, 28, 28, 1\)$",
     ),
     "vit_predict_wrong_channels": (
-        lambda m: _build(
-            "VisionTransformer",
-        ).predict(np.zeros((1, 32, 32, 3)), verbose=0),
+        lambda m: m["VisionTransformer"].predict(np.zeros((1, 32, 32, 3)), verbose=0),
         ValueError,
-        r"Expected images of shape \(batch, 32, 32, 1\). Received: images.shape=\(1, 32, 32, 3\)",
+        r"\(batch, 32, 32, 1\).*Received: images.shape=\(1, 32, 32, 3\)$",
+    ),
+    "vit_predict_nan": (
+        lambda m: m["VisionTransformer"].predict(_image_with(np.nan), verbose=0),
+        ValueError,
+        "NaN or infinite pixels.*Received: 1 NaN and 0 infinite values$",
+    ),
+    "vit_predict_complex": (
+        lambda m: m["VisionTransformer"].predict(IMAGE.astype(complex), verbose=0),
+        TypeError,
+        "real-valued pixels.*Received: images.dtype=complex128$",
+    ),
+    "vit_predict_images_of_two_sizes": (
+        lambda m: m["VisionTransformer"].predict([IMAGE[0], np.zeros((28, 28, 1))], verbose=0),
+        ValueError,
+        r"one shape; resize them to one size first. Received: images\[0\].shape=\(32, 32, 1\), "
+        r"images\[1\].shape=\(28, 28, 1\)$",
+    ),
+    "vit_predict_empty": (
+        lambda m: m["VisionTransformer"].predict(IMAGE[:0], verbose=0),
+        ValueError,
+        r"at least one image. Received: images.shape=\(0, 32, 32, 1\)$",
     ),
     "vit_attention_maps_wrong_size": (
         lambda m: m["VisionTransformer"].attention_maps(np.zeros((1, 28, 28, 1))),
         ValueError,
-        r"\(None, 32, 32, 1\).*Received: images.shape=\(1, 28, 28, 1\)$",
+        r"\(batch, 32, 32, 1\).*Received: images.shape=\(1, 28, 28, 1\)$",
     ),
     "vit_attention_maps_rank_3": (
         lambda m: m["VisionTransformer"].attention_maps(np.zeros((32, 32, 1))),
@@ -515,7 +564,7 @@ MODEL_CASES = {
     "vit_attention_maps_nan": (
         lambda m: m["VisionTransformer"].attention_maps(_image_with(np.nan)),
         ValueError,
-        "Received: 1 non-finite values$",
+        "Received: 1 NaN and 0 infinite values$",
     ),
     "vit_attention_maps_strings": (
         lambda m: m["VisionTransformer"].attention_maps(np.full((1, 32, 32, 1), "x")),
@@ -583,6 +632,18 @@ CASES += [
     pytest.param(call, error, message, id=case)
     for case, (call, error, message) in MODEL_CASES.items()
 ]
+# A dtype policy that is not float is refused by name before any weight is drawn
+# (TensorFlow said only "Need minval < maxval").
+CASES += [
+    pytest.param(
+        lambda m, n=name, d=dtype: _build(n, dtype=d),
+        ValueError,
+        f"`dtype` must be a float dtype or policy name.*Received: dtype={dtype!r}",
+        id=f"{name}-dtype_{dtype}",
+    )
+    for name in SMALL
+    for dtype in ("int32", "bool", "float32_from_nowhere")
+]
 
 
 @pytest.mark.parametrize("call, error, message", CASES)
@@ -638,7 +699,10 @@ def test_unknown_empty_and_long_sources(name):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         result = model.translate(["§eve☃", ""])
+        # Alone, "" is attention over one position: no warning about that softmax.
+        alone = model.translate([""], beam_width=2)
     assert result.input_tokens == [["[UNK]", "e", "v", "e", "[UNK]", "[STOP]"], ["[STOP]"]]
+    assert alone.input_tokens == [["[STOP]"]] and len(alone.text) == 1
     assert len(result.text) == 2
     with pytest.warns(UserWarning, match="1 source.*max_source_length=12.*truncated"):
         result = model.translate(["forty two forty two", "seven"])
@@ -665,6 +729,19 @@ def test_pixel_scales(name):
         model.caption(images / 255.0)
     with pytest.warns(UserWarning, match="Received: pixels from min=-1 to max=1"):
         model.caption(images / 127.5 - 1.0)
+
+
+@pytest.mark.parametrize("name", CAPTIONERS)
+def test_a_list_of_images_of_several_sizes_is_resized_image_by_image(name):
+    """As documented: each image is brought to the model's size, as `predict` of the CLI does."""
+    model = _models()[name]
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (24, 40, 1), "uint8")
+    rgb = rng.integers(0, 256, (32, 32, 3), "uint8")
+    together = model.prepare_images([grey, rgb])
+    apart = np.concatenate([model.prepare_images(grey[None]), model.prepare_images(rgb[None])])
+    np.testing.assert_array_equal(together, apart)
+    assert together.shape == (2, 32, 32, 1)
 
 
 def test_vit_takes_uint8_and_float_pixels_alike():
