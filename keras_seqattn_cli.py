@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import dataclasses
 import importlib.metadata
+import json
 import math
 import os
 import sys
@@ -491,6 +492,97 @@ def build_parser():
     return parser
 
 
+def check_usage(parser, args):
+    """Usage errors (exit 2) that lie in options together, or in an option and the backend.
+
+    Decided here, before Keras is imported, so that they answer at once rather
+    than after the seconds of loading Keras and a model.
+    """
+    backend = _backend(parser, args)
+    if args.command == "export":
+        if args.quantize and not args.tflite:
+            parser.error(f"--quantize {args.quantize} applies to the TFLite model; add --tflite")
+        if args.length_penalty and args.beam_width == 1:
+            parser.error(
+                f"--length-penalty {args.length_penalty:g} applies to the beam signatures, "
+                f"which --beam-width 1 leaves out; give --beam-width 2 or more"
+            )
+    if args.command != "train":
+        return
+    devices = args.data_parallel * args.model_parallel
+    if devices > 1 and backend == "torch":
+        parser.error(
+            f"Keras has no distribution for the torch backend, so training on {devices} "
+            f"devices needs --backend jax (data and model parallel) or --backend tensorflow "
+            f"(data parallel)"
+        )
+    if args.model_parallel > 1 and backend == "tensorflow":
+        parser.error(
+            f"--model-parallel {args.model_parallel}: TensorFlow trains data parallel only "
+            f"(its MirroredStrategy copies the whole model to each device); use --backend jax"
+        )
+    if args.batch_size % args.data_parallel:
+        parser.error(
+            f"--batch-size {args.batch_size} is split over --data-parallel "
+            f"{args.data_parallel} replicas, so it must divide by {args.data_parallel}"
+        )
+    # Under a distribution a short last batch is dropped: fewer examples than one
+    # batch (training) or than one per replica (validation) would leave none.
+    wholes = (
+        ("--train-limit", args.train_limit, args.batch_size, f"--batch-size {args.batch_size}"),
+        ("--eval-limit", args.eval_limit, args.data_parallel, "one per replica"),
+    )
+    for flag, limit, least, what in wholes:
+        if args.data_parallel > 1 and limit is not None and limit < least:
+            parser.error(
+                f"{flag} {limit} is less than one whole batch ({what}) under --data-parallel "
+                f"{args.data_parallel}, which drops a short batch, so none would be used"
+            )
+
+
+def _backend(parser, args):
+    """The backend Keras will start on, refused unless keras-seqattn runs on it.
+
+    Read as Keras reads it (`--backend`, `KERAS_BACKEND`, then the `backend` of
+    Keras's keras.json), so that a name Keras cannot start (`JAX`, `nonsense`)
+    or one of its backends this package does not run on (`numpy`, `openvino`)
+    is one line, before Keras is imported, instead of a traceback.
+    """
+    if "keras" in sys.modules:
+        import keras
+
+        return args.backend or keras.backend.backend()
+    if args.backend:
+        return args.backend
+    name, where = os.environ.get("KERAS_BACKEND"), "KERAS_BACKEND"
+    if not name:
+        name, where = _keras_json_backend()
+    if name in BACKENDS:
+        return name
+    close = [b for b in BACKENDS if b == str(name).strip().lower()]
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    parser.error(
+        f"{where} names the Keras backend {name!r}{hint}; keras-seqattn runs on "
+        f"{', '.join(BACKENDS)}: set KERAS_BACKEND to one of them, or pass --backend"
+    )
+
+
+def _keras_json_backend():
+    """`(backend, where)` from Keras's own config file, as Keras finds it."""
+    if "KERAS_HOME" in os.environ:
+        folder = os.environ["KERAS_HOME"]
+    else:
+        home = os.path.expanduser("~")
+        folder = os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
+    path = os.path.expanduser(os.path.join(folder, "keras.json"))
+    try:
+        with open(path, encoding="utf-8") as file:
+            name = json.load(file).get("backend")
+    except (OSError, ValueError, AttributeError):  # no file, or one Keras ignores too
+        name = None
+    return ("tensorflow", "Keras's default") if name is None else (name, f"Keras's config {path}")
+
+
 @contextlib.contextmanager
 def _native_stderr_held():
     """Holds what native code writes to stderr meanwhile; replays it on an exception.
@@ -516,7 +608,9 @@ def _native_stderr_held():
 
 def main(argv=None):
     """The console script: parses, fixes the backend, then runs `keras_seqattn.cli`."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_usage(parser, args)
     if args.backend:
         if "keras" in sys.modules:
             import keras

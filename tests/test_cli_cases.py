@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 
 import keras
@@ -118,25 +119,11 @@ T = ["train", "attention-seq2seq", "--dataset", "date_normalization", "--epochs"
 VIT = ["train", "vit", "--dataset", "digits", "--epochs", "1"]
 CAPTION = ["train", "attention-captioner", "--dataset", "digit_scenes", "--epochs", "1"]
 NEW = "{root}/new_run"  # an --out that must not come into being
+EVALUATE = ["evaluate", "{root}/translator.keras", "--dataset", "date_normalization"]
 
 CASES = [
-    # Usage errors: argparse, exit 2, before anything is imported or written.
-    ("epochs 0", [*T, "--out", NEW, "--epochs", "0"], 2, "--epochs: expected a finite int >= 1"),
-    ("hidden 0", [*T, "--out", NEW, "--hidden-dim", "0"], 2, "--hidden-dim: expected"),
-    ("embedding -4", [*T, "--out", NEW, "--embedding-dim", "-4"], 2, "--embedding-dim"),
-    ("vocabulary 0", [*T, "--out", NEW, "--vocabulary-size", "0"], 2, "--vocabulary-size"),
-    ("lr nan", [*T, "--out", NEW, "--learning-rate", "nan"], 2, "finite float > 0.0, got 'nan'"),
-    ("lr -1", [*T, "--out", NEW, "--learning-rate", "-1"], 2, "--learning-rate"),
-    ("decay nan", [*VIT, "--out", NEW, "--weight-decay", "nan"], 2, "--weight-decay"),
-    ("warmup -1", [*VIT, "--out", NEW, "--warmup-epochs", "-1"], 2, "--warmup-epochs"),
-    ("vit image size", [*VIT, "--out", NEW, "--image-size", "0"], 2, "--image-size: expected"),
-    ("vit weights", [*VIT, "--out", NEW, "--weights", "{root}/none"], 1, "with a config.json"),
-    ("rnn num heads", [*T, "--out", NEW, "--num-heads", "2"], 2, "unrecognized arguments"),
-    ("out empty", [*T, "--out", ""], 2, "--out: expected a path"),
-    ("unknown model", ["train", "nope", "--dataset", "x", "--out", NEW], 2, "invalid choice"),
-    ("beam 0", ["predict", "{root}/translator.keras", "x", "--beam-width", "0"], 2, "--beam"),
-    ("penalty", ["export", "{root}/vit.keras", "--out", NEW, "--length-penalty", "-1"], 2, "--len"),
     # Found while running: exit 1.
+    ("vit weights", [*VIT, "--out", NEW, "--weights", "{root}/none"], 1, "with a config.json"),
     ("unknown dataset", [*T, "--out", NEW, "--dataset", "foo"], 1, "Unknown dataset 'foo'"),
     ("unknown config", [*T, "--out", NEW, "--dataset", "number_words/en_to_xx"], 1, "en_to_de"),
     ("vit config", [*VIT, "--out", NEW, "--config", "nope"], 1, "Unknown ViT config"),
@@ -243,11 +230,26 @@ CASES = [
         "No such file",
     ),  # fmt: skip
     (
-        "quantize alone",
-        ["export", "{root}/vit.keras", "--out", NEW, "--quantize", "float16"],
+        "export to a file",
+        ["export", "{root}/vit.keras", "--out", "{root}/a_file"],
         1,
-        "add --tflite",
-    ),  # fmt: skip
+        r"--out must be a folder .*'.*a_file' is a file .*: choose another path$",
+    ),
+    (
+        "split reversed",
+        [*EVALUATE, "--split", "test[50%:10%]"],
+        1,
+        r"split 'test\[50%:10%\]' selects no examples of the 2000 in 'test': expected "
+        r"test\[from:to\] with from before to",
+    ),
+    ("split empty", [*EVALUATE, "--split", "test[:0]"], 1, r"'test\[:0\]' selects no examples"),
+    ("split past the end", [*EVALUATE, "--split", "test[5000:]"], 1, "Cannot read the split"),
+    (
+        "dataset version",
+        [*EVALUATE[:-1], "date_normalization:9.9.9"],
+        1,
+        "Unknown version '9.9.9' of dataset 'date_normalization': expected one of 1.0.0",
+    ),
     # An export replaces only an earlier export: never the model's own folder, a file,
     # or a folder of other files.
     (
@@ -270,6 +272,111 @@ CASES = [
     ),  # fmt: skip
     ("export exists", ["export", "{root}/vit.keras", "--out", "{root}/foreign"], 1, "already"),
 ]
+
+
+# Usage errors (exit 2) that the grammar decides, each with the environment it runs in.
+JAX = {"KERAS_BACKEND": "jax"}
+USAGE_CASES = [
+    (name, argv, JAX, message)
+    for name, argv, _, message in [  # argparse's own: a bad value
+    ("epochs 0", [*T, "--out", NEW, "--epochs", "0"], 2, "--epochs: expected a finite int >= 1"),
+    ("hidden 0", [*T, "--out", NEW, "--hidden-dim", "0"], 2, "--hidden-dim: expected"),
+    ("embedding -4", [*T, "--out", NEW, "--embedding-dim", "-4"], 2, "--embedding-dim"),
+    ("vocabulary 0", [*T, "--out", NEW, "--vocabulary-size", "0"], 2, "--vocabulary-size"),
+    ("lr nan", [*T, "--out", NEW, "--learning-rate", "nan"], 2, "finite float > 0.0, got 'nan'"),
+    ("lr -1", [*T, "--out", NEW, "--learning-rate", "-1"], 2, "--learning-rate"),
+    ("decay nan", [*VIT, "--out", NEW, "--weight-decay", "nan"], 2, "--weight-decay"),
+    ("warmup -1", [*VIT, "--out", NEW, "--warmup-epochs", "-1"], 2, "--warmup-epochs"),
+    ("vit image size", [*VIT, "--out", NEW, "--image-size", "0"], 2, "--image-size: expected"),
+    ("rnn num heads", [*T, "--out", NEW, "--num-heads", "2"], 2, "unrecognized arguments"),
+    ("out empty", [*T, "--out", ""], 2, "--out: expected a path"),
+    ("unknown model", ["train", "nope", "--dataset", "x", "--out", NEW], 2, "invalid choice"),
+    ("beam 0", ["predict", "{root}/translator.keras", "x", "--beam-width", "0"], 2, "--beam"),
+    ("penalty", ["export", "{root}/vit.keras", "--out", NEW, "--length-penalty", "-1"], 2, "--len"),
+    ]
+] + [
+    # The backend, from --backend, KERAS_BACKEND or Keras's keras.json: one line naming ours.
+    ("backend nonsense", ["predict", "m.keras", "x"], {"KERAS_BACKEND": "nonsense"},
+     "KERAS_BACKEND names the Keras backend 'nonsense'; keras-seqattn runs on tensorflow, "
+     "jax, torch: set KERAS_BACKEND to one of them, or pass --backend"),
+    ("backend JAX", ["predict", "m.keras", "x"], {"KERAS_BACKEND": "JAX"},
+     r"backend 'JAX' \(did you mean 'jax'\?\); keras-seqattn runs on tensorflow, jax, torch"),
+    ("backend numpy", ["predict", "m.keras", "x"], {"KERAS_BACKEND": "numpy"}, "'numpy'"),
+    ("backend openvino", [*T, "--out", NEW], {"KERAS_BACKEND": "openvino"}, "'openvino'"),
+    ("backend of keras.json", ["predict", "m.keras", "x"],
+     {"KERAS_BACKEND": "", "KERAS_HOME": "{root}/keras_home"},
+     r"Keras's config .*keras_home/keras.json names the Keras backend 'numpy'"),
+    ("--backend nonsense", ["--backend", "nonsense", "predict", "m.keras", "x"], {},
+     r"--backend: invalid choice: 'nonsense' \(choose from 'tensorflow', 'jax', 'torch'\)"),
+    # Options that exclude each other, or an option and the backend.
+    ("quantize alone", ["export", "m.keras", "--out", NEW, "--quantize", "float16"], JAX,
+     "--quantize float16 applies to the TFLite model; add --tflite"),
+    ("penalty without beams", ["export", "m.keras", "--out", NEW, "--beam-width", "1",
+     "--length-penalty", "0.6"], JAX, "--length-penalty 0.6 applies to the beam signatures"),
+    ("devices on torch", [*T, "--out", NEW, "--data-parallel", "2"], {"KERAS_BACKEND": "torch"},
+     "no distribution for the torch backend.*--backend jax"),
+    ("model parallel on tensorflow", [*T, "--out", NEW, "--model-parallel", "2"],
+     {"KERAS_BACKEND": "tensorflow"}, "--model-parallel 2: TensorFlow trains data parallel only"),
+    ("batch over replicas", [*T, "--out", NEW, "--data-parallel", "2", "--batch-size", "33"],
+     JAX, "--batch-size 33 is split over --data-parallel 2 replicas, so it must divide by 2"),
+    ("limit under a batch", [*T, "--out", NEW, "--data-parallel", "2", "--train-limit", "8"],
+     JAX, r"--train-limit 8 is less than one whole batch \(--batch-size 64\) under "
+     "--data-parallel 2"),
+    ("eval limit under the replicas", [*T, "--out", NEW, "--data-parallel", "4",
+     "--eval-limit", "3"], JAX, r"--eval-limit 3 is less than one whole batch \(one per replica"),
+]  # fmt: skip
+
+# One process runs every usage case through the console script's `main`, and says
+# whether Keras was imported by then: a usage error must come before it, at once.
+_USAGE_RUNNER = """
+import contextlib, io, json, os, sys
+import keras_seqattn_cli
+results = []
+for argv, env in json.loads(sys.argv[1]):
+    saved = dict(os.environ)
+    os.environ.update(env)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            code = keras_seqattn_cli.main(argv)
+        except SystemExit as exit:
+            code = exit.code
+    os.environ.clear()
+    os.environ.update(saved)
+    results.append([code, err.getvalue(), "keras" in sys.modules])
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def usage_results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("usage")
+    (root / "keras_home").mkdir()
+    (root / "keras_home" / "keras.json").write_text('{"backend": "numpy"}')
+    cases = [
+        ([a.replace("{root}", str(root)) for a in argv], {k: v.replace("{root}", str(root))
+         for k, v in env.items()})
+        for _, argv, env, _ in USAGE_CASES
+    ]  # fmt: skip
+    environment = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    result = subprocess.run(
+        [sys.executable, "-c", _USAGE_RUNNER, json.dumps(cases)],
+        capture_output=True, text=True, env=environment, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(zip([c[0] for c in USAGE_CASES], json.loads(result.stdout), strict=True))
+
+
+@pytest.mark.backend_independent(reason="the grammar, before any backend is imported")
+@pytest.mark.parametrize("name, message", [(c[0], c[3]) for c in USAGE_CASES],
+                         ids=[c[0] for c in USAGE_CASES])  # fmt: skip
+def test_usage_error_is_one_line_before_keras_is_imported(usage_results, name, message):
+    code, err, keras_imported = usage_results[name]
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert re.match(r"keras-seqattn( [\w-]+)*: error: ", lines[0]), lines[0]
+    assert re.search(message, lines[0]), lines[0]
+    assert not keras_imported
 
 
 @IN_PROCESS
@@ -304,6 +411,15 @@ def test_finished_run_trains_on_with_more_epochs(files, capsys):
     assert int(load_model(run / "model.keras").optimizer.iterations.numpy()) == 3 * 2
     code, err = _run([*T, "--out", str(run), "--epochs", "2", *TINY_RUN], capsys)
     assert code == 1 and "trained for 3 epochs, more than the 2" in err
+
+
+@IN_PROCESS
+def test_an_empty_text_translates_without_warnings(files, capsys):
+    """ "" is [STOP] alone: attention over one position, which Keras's softmax warned of."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert cli.main(["predict", str(files / "translator.keras"), ""]) == 0
+    assert capsys.readouterr().out.count("\n") == 1
 
 
 @IN_PROCESS
@@ -361,6 +477,10 @@ def test_console_script_backend_help_and_quiet_start(tmp_path):
         assert json.loads((out / "metrics.json").read_text())["backend"] == backend
         noise = [line for line in result.stderr.splitlines() if "absl" in line or "cuda" in line]
         assert not noise, noise
+    # A backend Keras cannot start: one line, before Keras is imported.
+    wrong = _script("predict", str(tmp_path / "m.keras"), "x", env={"KERAS_BACKEND": "JAX"})
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1, wrong.stderr
+    assert "did you mean 'jax'?); keras-seqattn runs on tensorflow, jax, torch" in wrong.stderr
     error = _script("--backend", "jax", "predict", str(tmp_path / "missing.keras"), "x")
     assert error.returncode == 1 and error.stderr.strip().count("\n") == 0, error.stderr
     assert error.stderr.startswith("keras-seqattn: error: No model file")
