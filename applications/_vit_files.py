@@ -13,10 +13,10 @@ import struct
 _HUGGING_FACE_NAMES = ("embeddings.cls_token", "vit.embeddings.cls_token")
 _TIMM_NAMES = ("patch_embed.proj.weight", "pos_embed")
 _EXPECTED = (
-    "Expected a Hugging Face ViT directory (config.json and model.safetensors, "
-    "optionally preprocessor_config.json), a timm checkpoint (a directory with config.json "
-    "and model.safetensors, or a bare .safetensors state dict named cls_token, pos_embed, "
-    "patch_embed.proj.weight, blocks.N...) or a keras-hub preset directory"
+    "Expected a checkpoint directory with a config.json (a Hugging Face ViT's with "
+    "model.safetensors and optionally preprocessor_config.json, a timm model's with "
+    "model.safetensors, or a keras-hub preset) or a timm state dict as a bare .safetensors "
+    "file (cls_token, pos_embed, patch_embed.proj.weight, blocks.N...)"
 )
 
 
@@ -40,10 +40,14 @@ def check_checkpoint_path(source):
             )
         return path
     if not (path / "config.json").is_file():
-        what = "a file" if path.is_file() else "a directory" if path.is_dir() else "no file"
-        raise ValueError(
-            f"{_EXPECTED}. Received: {what} without a config.json, source={str(source)!r}"
+        what = (
+            "a file not named .safetensors"
+            if path.is_file()
+            else "a directory without a config.json"
+            if path.is_dir()
+            else "no such file or directory"
         )
+        raise ValueError(f"{_EXPECTED}. Received: {what}, source={str(source)!r}")
     read_json(path / "config.json")
     weights = path / "model.safetensors"
     if weights.is_file():

@@ -80,10 +80,10 @@ def test_a_bare_hugging_face_state_dict_or_another_models_says_what_was_expected
     )
     other = tmp_path / "bert.safetensors"
     safetensors_numpy.save_file({"bert.pooler.dense.weight": np.zeros((2, 2), "float32")}, other)
-    _refused(other, r"Expected a Hugging Face ViT directory.*without timm's names")
+    _refused(other, r"Expected a checkpoint directory with a config.json.*without timm's names")
     garbage = tmp_path / "weights.bin"
     garbage.write_bytes(b"\x00garbage")
-    _refused(garbage, r"Expected a Hugging Face ViT directory.*a file without a config.json")
+    _refused(garbage, r"Expected a checkpoint directory.*Received: a file not named .safetensors")
     directory = _copy(hf_dir, tmp_path)
     safetensors_numpy.save_file(
         {"bert.pooler.dense.weight": np.zeros((2, 2), "float32")},
