@@ -25,9 +25,11 @@ defaults, in these details; each is an argument of the model:
   `pad_id` -> `keras_seqattn.text.MarianTokenizer`.
 - the decoder start token is `<pad>` (`decoder_start_token_id`) ->
   `MarianTokenizer.start_id`.
-- generation: `bad_words_ids=[[pad]]`, `forced_eos_token_id`, Hugging Face's
-  beam search (finished hypotheses kept apart, `length ** alpha` length
-  penalty, `early_stopping`) -> `generation_options`.
+- generation: `generation_config.json` (`bad_words_ids=[[pad]]`,
+  `forced_eos_token_id`, `renormalize_logits`, ...), Hugging Face's beam
+  search (finished hypotheses kept apart, `length ** alpha` length penalty,
+  `early_stopping`) -> `generation_options` and `generation_defaults`; see
+  `marian_generation`.
 
 What the model cannot represent is refused with a `ValueError` naming the
 config key: pre-norm blocks (`normalize_before`), embedding layer norms,
@@ -46,8 +48,11 @@ Reference:
 import json
 import pathlib
 
-import numpy as np
-
+from keras_seqattn.applications.marian_generation import (
+    checkpoint_generation_config,
+    generation_settings,
+)
+from keras_seqattn.applications.marian_weights import assign_weights
 from keras_seqattn.text import MarianTokenizer
 
 _ACTIVATIONS = {"swish": "silu", "silu": "silu", "relu": "relu", "gelu": "gelu"}
@@ -73,8 +78,12 @@ def load_marian(path, max_source_length=None, max_target_length=None, model_clas
 
     Returns:
         The model, its tokenizers `MarianTokenizer`s of the two SentencePiece
-        models, and `model.generation_config` the checkpoint's generation
-        settings (`num_beams`, `length_penalty`, `max_length`) as a dict.
+        models. Its `generation_config.json` (`marian_generation`) is applied
+        exactly or refused by key: the processors as `model.generation_options`,
+        `num_beams`, `length_penalty` and `max_length` as
+        `model.generation_defaults`, what `translate()` and the export use
+        unless told otherwise, so `translate(texts).text` is what
+        `generate()` gives by default.
 
     Example:
 
@@ -83,12 +92,8 @@ def load_marian(path, max_source_length=None, max_target_length=None, model_clas
 
     path = snapshot_download("Helsinki-NLP/opus-mt-en-de")
     model = TransformerSeq2Seq.from_pretrained(path)
-    settings = model.generation_config  # what generate() uses by default
-    result = model.translate(
-        ["I am a small frog."],
-        beam_width=settings["num_beams"],
-        length_penalty=settings["length_penalty"],
-    )
+    model.generation_defaults  # {"beam_width": 4, "length_penalty": 1.0, ...}
+    result = model.translate(["I am a small frog."])  # generate()'s defaults
     result.text  # as MarianTokenizer.decode(model.generate(...), skip_special_tokens=True)
     ```
     """
@@ -106,8 +111,10 @@ def load_marian(path, max_source_length=None, max_target_length=None, model_clas
             f"Received: path={str(path)!r}"
         )
     config = _read_json(path / "config.json")
-    tokenizer_config = _read_json(path / "tokenizer_config.json", {})
-    generation = {**config, **_read_json(path / "generation_config.json", {})}
+    tokenizer_config = _read_json(path / "tokenizer_config.json", {}, optional=True)
+    generation = checkpoint_generation_config(
+        _read_json(path / "generation_config.json", None, optional=True), config
+    )
     vocabulary = _vocabulary(_read_json(path / "vocab.json"), config)
     tokens = {
         key: _token(tokenizer_config.get(key, default))
@@ -133,20 +140,16 @@ def load_marian(path, max_source_length=None, max_target_length=None, model_clas
                 f"`{key}` must be an int in [2, max_position_embeddings={limit}]. "
                 f"Received: {key}={value}"
             )
+    options, defaults = generation_settings(generation, target, limit, lengths["max_target_length"])
     model = model_class(
         source,
         target,
         **kwargs,
         **lengths,
-        generation_options=generation_options(generation, target),
+        generation_options=options,
+        generation_defaults=defaults,
     )
     assign_weights(model, load_file(str(path / "model.safetensors")), config)
-    model.generation_config = {
-        "num_beams": generation.get("num_beams", 1),
-        "length_penalty": float(generation.get("length_penalty", 1.0)),
-        # Hugging Face counts the decoder start token; `translate()` does not.
-        "max_length": generation.get("max_length", 20) - 1,
-    }
     return model
 
 
@@ -215,132 +218,6 @@ def model_arguments(config, target):
     )
 
 
-def generation_options(generation, target):
-    """`generate()` options that reproduce Hugging Face's `generate()` of a checkpoint."""
-    suppressed = []
-    for word in generation.get("bad_words_ids") or []:
-        if len(word) != 1:
-            raise ValueError(
-                "Only single-token `bad_words_ids` are supported. "
-                f"Received: bad_words_ids={generation['bad_words_ids']}"
-            )
-        suppressed.append(int(word[0]))
-    forced = generation.get("forced_eos_token_id")
-    if forced not in (None, target.stop_id):
-        raise ValueError(
-            f"`forced_eos_token_id` must be the eos id {target.stop_id} or None. "
-            f"Received: forced_eos_token_id={forced}"
-        )
-    early = generation.get("early_stopping", False)
-    return dict(
-        suppressed_ids=tuple(suppressed),
-        force_stop_at_end=forced is not None,
-        length_penalty_form="power",
-        finished_beams="apart",
-        early_stopping=early if early == "never" else bool(early),
-    )
-
-
-def checkpoint_arrays(arrays, config):
-    """`{role: array}` of a MarianMT `state_dict`, whichever tied copies it kept."""
-    arrays = {key.removeprefix("model."): value for key, value in arrays.items()}
-    embedding = None
-    for key in ("shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"):
-        if key in arrays:
-            embedding = arrays[key]
-            break
-    if embedding is None:
-        raise ValueError(
-            "model.safetensors has no token embedding. Expected one of model.shared.weight, "
-            f"model.encoder.embed_tokens.weight. Received: keys {sorted(arrays)[:8]}"
-        )
-    if embedding.shape != (config["vocab_size"], config["d_model"]):
-        raise ValueError(
-            f"The token embedding must be (vocab_size, d_model)="
-            f"{(config['vocab_size'], config['d_model'])}. Received: shape={embedding.shape}"
-        )
-    arrays["embedding"] = embedding
-    return arrays
-
-
-def assign_weights(model, arrays, config):
-    """Copies a MarianMT `state_dict` (NumPy arrays) into `model`'s variables."""
-    arrays = checkpoint_arrays(arrays, config)
-    targets = _targets(model, arrays, config)
-    for variable, value in targets:
-        if tuple(variable.shape) != value.shape:
-            raise ValueError(
-                f"Cannot assign {value.shape} to {variable.path} of shape {tuple(variable.shape)}. "
-                "Received: a checkpoint of another size than its config.json"
-            )
-        variable.assign(value.astype(variable.dtype))
-    return model
-
-
-def _targets(model, arrays, config):
-    """`[(variable, array)]` in the layout of each Keras variable."""
-    layers = model._layers_by_role
-    heads = model.num_heads
-    pairs = [(layers["target_embedding"].embeddings, arrays["embedding"])]
-    if not model.share_embeddings:
-        pairs.append((layers["source_embedding"].embeddings, arrays["encoder.embed_tokens.weight"]))
-        pairs[0] = (layers["target_embedding"].embeddings, arrays["decoder.embed_tokens.weight"])
-    bias = arrays.get("final_logits_bias", np.zeros((1, config["vocab_size"]), "float32"))
-    if model.tie_output_embedding:
-        pairs.append((layers["output_bias"].bias, bias.reshape(-1)))
-    else:
-        pairs.append((layers["output_dense"].kernel, _get(arrays, "lm_head.weight").T))
-        pairs.append((layers["output_dense"].bias, bias.reshape(-1)))
-    for side, blocks in (
-        ("encoder", layers["encoder_layers"]),
-        ("decoder", layers["decoder_layers"]),
-    ):
-        for i, block in enumerate(blocks):
-            prefix = f"{side}.layers.{i}."
-            parts = [("self_attn", block.self_attention, "self_attention_norm")]
-            if side == "decoder":
-                parts.append(("encoder_attn", block.cross_attention, "cross_attention_norm"))
-            for name, attention, norm in parts:
-                pairs += _attention(arrays, prefix + name, attention, heads)
-                pairs += _norm(arrays, prefix + name + "_layer_norm", getattr(block, norm))
-            for name, dense in (("fc1", block.mlp_intermediate), ("fc2", block.mlp_output)):
-                pairs.append((dense.kernel, _get(arrays, prefix + name + ".weight").T))
-                pairs.append((dense.bias, _get(arrays, prefix + name + ".bias")))
-            pairs += _norm(arrays, prefix + "final_layer_norm", block.mlp_norm)
-    return pairs
-
-
-def _attention(arrays, prefix, attention, heads):
-    """q/k/v `(h * d, D)` -> `(D, h, d)`; out `(D, h * d)` -> `(h, d, D)`."""
-    pairs = []
-    for name, dense in (
-        ("q_proj", attention.query_dense),
-        ("k_proj", attention.key_dense),
-        ("v_proj", attention.value_dense),
-    ):
-        weight = _get(arrays, f"{prefix}.{name}.weight")  # (h * d, D)
-        pairs.append((dense.kernel, weight.T.reshape(weight.shape[1], heads, -1)))
-        pairs.append((dense.bias, _get(arrays, f"{prefix}.{name}.bias").reshape(heads, -1)))
-    weight = _get(arrays, f"{prefix}.out_proj.weight")  # (D, h * d)
-    out = attention.output_dense
-    pairs.append((out.kernel, weight.T.reshape(heads, -1, weight.shape[0])))
-    pairs.append((out.bias, _get(arrays, f"{prefix}.out_proj.bias")))
-    return pairs
-
-
-def _norm(arrays, prefix, norm):
-    return [
-        (norm.gamma, _get(arrays, prefix + ".weight")),
-        (norm.beta, _get(arrays, prefix + ".bias")),
-    ]
-
-
-def _get(arrays, key):
-    if key not in arrays:
-        raise ValueError(f"model.safetensors lacks model.{key}. Received: a non-Marian checkpoint")
-    return arrays[key]
-
-
 def _vocabulary(encoder, config):
     """`vocab.json` (piece -> id) as the list of pieces by id, checked against the config."""
     size = config.get("vocab_size")
@@ -363,7 +240,20 @@ def _token(value):
     return value["content"] if isinstance(value, dict) else value
 
 
-def _read_json(path, default=None):
-    if default is not None and not path.is_file():
+def _read_json(path, default=None, optional=False):
+    """A JSON object of the directory; a file that does not parse is named."""
+    if optional and not path.is_file():
         return default
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{path.name} is not valid JSON ({error}). Received: path={str(path)!r}"
+        ) from error
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"{path.name} must hold a JSON object"
+            + (" mapping pieces to ids" if path.name == "vocab.json" else "")
+            + f". Received: a JSON {type(value).__name__}"
+        )
+    return value

@@ -6,6 +6,12 @@ import numbers
 import keras
 from keras import ops
 
+from keras_seqattn.applications._generation_arguments import (
+    check_generation_defaults,
+    check_generation_options,
+    config_entries,
+    resolve,
+)
 from keras_seqattn.applications._transformer_layers import (  # noqa: F401 (shared API)
     build_decoder_layers,
     build_layers,
@@ -15,33 +21,16 @@ from keras_seqattn.applications._transformer_layers import (  # noqa: F401 (shar
     run_encoder,
     start_decoding,
 )
-from keras_seqattn.generation._decoding import DEFAULT_OPTIONS, check_options
+from keras_seqattn.applications._transformer_seq2seq_config import (
+    _DEFAULT_OPTIONS,
+    CONFIGS,
+    _check_architecture,
+    check_position,
+)
 from keras_seqattn.layers._checks import check_dropout, get_activation
-from keras_seqattn.layers.positional_encoding import POSITION_MODES, SINUSOID_LAYOUTS
 from keras_seqattn.models._arguments import check_flags, check_sizes
 from keras_seqattn.models.seq2seq_model import Seq2SeqModel
 from keras_seqattn.models.transformer_layout_map import transformer_layout_map
-
-# Named architectures. Parameter counts for a given vocabulary are pinned in
-# tests/applications/test_transformer_seq2seq.py.
-CONFIGS = {
-    # Vaswani et al. (2017), table 3, "base".
-    "transformer_base": dict(
-        hidden_dim=512, num_layers=6, num_heads=8, intermediate_dim=2048, dropout=0.1
-    ),
-    # Vaswani et al. (2017), table 3, "big".
-    "transformer_big": dict(
-        hidden_dim=1024, num_layers=6, num_heads=16, intermediate_dim=4096, dropout=0.3
-    ),
-    # The constructor's defaults: a few minutes per epoch on a laptop CPU.
-    "transformer_small": dict(
-        hidden_dim=256, num_layers=3, num_heads=4, intermediate_dim=1024, dropout=0.1
-    ),
-    # Seconds per epoch on CPU: tests, demos, toy data.
-    "transformer_tiny": dict(
-        hidden_dim=64, num_layers=2, num_heads=4, intermediate_dim=128, dropout=0.1
-    ),
-}
 
 
 @keras.saving.register_keras_serializable(package="keras_seqattn")
@@ -108,8 +97,14 @@ class TransformerSeq2Seq(Seq2SeqModel):
         generation_options: dict or `None`, options of
             `keras_seqattn.generation.generate()` that `translate()` and the
             export always use (`suppressed_ids`, `force_stop_at_end`,
-            `length_penalty_form`, `finished_beams`, `early_stopping`).
-            Defaults to `None`: the lecture's search.
+            `length_penalty_form`, `finished_beams`, `early_stopping`, and
+            the logits processors `repetition_penalty`,
+            `no_repeat_ngram_size`, `bad_words`, `min_new_tokens`,
+            `renormalize`). Defaults to `None`: the lecture's search.
+        generation_defaults: dict or `None`, `translate()`'s and the export's
+            defaults, some of `beam_width`, `length_penalty` and `max_length`
+            (a converted checkpoint's `generation_config.json`). Defaults to
+            `None`: greedy, no length penalty, `max_target_length` tokens.
         name: model name.
 
     Pretrained weights: `from_pretrained(path)` loads a Hugging Face MarianMT
@@ -156,6 +151,7 @@ class TransformerSeq2Seq(Seq2SeqModel):
         scale_embedding=True,
         output_bias=False,
         generation_options=None,
+        generation_defaults=None,
         name="transformer_seq2seq",
         **kwargs,
     ):
@@ -167,16 +163,8 @@ class TransformerSeq2Seq(Seq2SeqModel):
         check_dropout(dropout)
         check_position(position_mode, position_layout)
         get_activation(activation)
-        if generation_options is not None:
-            if not isinstance(generation_options, dict):
-                raise ValueError(
-                    "`generation_options` must be a dict of generation options or None. "
-                    f"Received: generation_options={generation_options!r}"
-                )
-            generation_options = check_options(dict(generation_options))
-            generation_options = {
-                k: v for k, v in generation_options.items() if DEFAULT_OPTIONS[k] != v
-            }
+        generation_options = check_generation_options(generation_options)
+        generation_defaults = check_generation_defaults(generation_defaults, max_target_length)
         check_flags(
             share_embeddings=share_embeddings,
             tie_output_embedding=tie_output_embedding,
@@ -246,6 +234,7 @@ class TransformerSeq2Seq(Seq2SeqModel):
         self.tie_output_embedding = tie_output_embedding
         self._options = options
         self._generation_options = generation_options
+        self.generation_defaults = generation_defaults
 
     @classmethod
     def from_named_config(cls, config_name, source_tokenizer, target_tokenizer, **kwargs):
@@ -258,13 +247,15 @@ class TransformerSeq2Seq(Seq2SeqModel):
         return cls(source_tokenizer, target_tokenizer, **{**CONFIGS[config_name], **kwargs})
 
     @classmethod
-    def from_pretrained(cls, path, max_source_length=512, max_target_length=512):
+    def from_pretrained(cls, path, max_source_length=None, max_target_length=None):
         """Loads a Hugging Face MarianMT directory (OPUS-MT, e.g. Helsinki-NLP/opus-mt-en-de).
 
         Reads `config.json`, `model.safetensors`, `source.spm`, `target.spm`,
         `vocab.json` and `tokenizer_config.json` (and `generation_config.json`
-        when present, for `generation_settings`) with NumPy only: neither torch
-        nor transformers is needed. See `marian_checkpoint.load_marian`.
+        when present: `generation_options` and `generation_defaults`) with
+        NumPy only: neither torch nor transformers is needed. Lengths left
+        `None` are the checkpoint's `max_position_embeddings`. See
+        `marian_checkpoint.load_marian`.
         """
         from keras_seqattn.applications.marian_checkpoint import load_marian
 
@@ -292,15 +283,20 @@ class TransformerSeq2Seq(Seq2SeqModel):
             )
         return super().generate_ids(inputs, max_length, *args, **kwargs)
 
-    def translate(self, texts, max_length=None, beam_width=1, length_penalty=0.0):
+    def translate(self, texts, max_length=None, beam_width=None, length_penalty=None):
         """`Seq2SeqModel.translate`, with head-averaged and per-head attention.
+
+        Arguments left `None` come from `generation_defaults` (a converted
+        checkpoint's `num_beams`, `length_penalty`, `max_length`), else greedy
+        search, no length penalty and `max_target_length` tokens.
 
         `result.attention[i]` is `(output_len, source_len)`, the last decoder
         block's cross-attention averaged over heads (what
         `plot_attention_heatmap` draws); `result.attention_heads[i]` is
         `(output_len, num_heads, source_len)`.
         """
-        result = super().translate(texts, max_length, beam_width, length_penalty)
+        settings = resolve(self.generation_defaults, max_length, beam_width, length_penalty)
+        result = super().translate(texts, *settings)
         return dataclasses.replace(
             result,
             attention=[a.mean(axis=1) for a in result.attention],
@@ -326,36 +322,5 @@ class TransformerSeq2Seq(Seq2SeqModel):
         )
         # Only what differs from the paper's defaults: older files lack these keys.
         config.update({k: v for k, v in self._options.items() if v != _DEFAULT_OPTIONS[k]})
-        if self._generation_options:
-            options = dict(self._generation_options)
-            if "suppressed_ids" in options:
-                options["suppressed_ids"] = list(options["suppressed_ids"])
-            config["generation_options"] = options
+        config.update(config_entries(self._generation_options, self.generation_defaults))
         return config
-
-
-_DEFAULT_OPTIONS = dict(
-    activation="relu", position_layout="interleaved", scale_embedding=True, output_bias=False
-)
-
-
-def check_position(position_mode, position_layout):
-    """The position settings, under the application's names (the layer says `mode`)."""
-    if position_mode not in POSITION_MODES:
-        raise ValueError(
-            f"`position_mode` must be one of {POSITION_MODES}. "
-            f"Received: position_mode={position_mode!r}"
-        )
-    if position_layout not in SINUSOID_LAYOUTS:
-        raise ValueError(
-            f"`position_layout` must be one of {SINUSOID_LAYOUTS}. "
-            f"Received: position_layout={position_layout!r}"
-        )
-
-
-def _check_architecture(hidden_dim, num_layers, num_heads):
-    check_sizes(hidden_dim=hidden_dim, num_layers=num_layers, num_heads=num_heads)
-    if hidden_dim % num_heads:
-        raise ValueError(
-            f"`num_heads` must divide `hidden_dim`={hidden_dim}. Received: num_heads={num_heads}"
-        )

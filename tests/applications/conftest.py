@@ -17,3 +17,36 @@ def char_tokenizers(number_pairs):
         SequenceTokenizer.from_corpus(list(sources), mode="character"),
         SequenceTokenizer.from_corpus(list(targets), mode="character"),
     )
+
+
+@pytest.fixture(scope="session")
+def marian_dir(tmp_path_factory):
+    """A tiny trained MarianMT directory (tests/applications/marian_reference.py)."""
+    from tests.applications.marian_reference import make_marian_directory
+
+    pytest.importorskip("transformers")
+    path = tmp_path_factory.mktemp("opus-mt-tiny")
+    make_marian_directory(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def marian_reference(marian_dir):
+    """transformers' `(MarianTokenizer, MarianMTModel)` of `marian_dir`."""
+    import warnings
+
+    import transformers
+
+    with warnings.catch_warnings():  # "Recommended: pip install sacremoses." (unused here)
+        warnings.simplefilter("ignore", UserWarning)
+        tokenizer = transformers.MarianTokenizer.from_pretrained(marian_dir)
+    return tokenizer, transformers.MarianMTModel.from_pretrained(marian_dir).eval()
+
+
+@pytest.fixture(scope="session")
+def marian_model(marian_dir):
+    from keras_seqattn.applications import TransformerSeq2Seq
+
+    return TransformerSeq2Seq.from_pretrained(
+        marian_dir, max_source_length=32, max_target_length=32
+    )

@@ -8,7 +8,6 @@ independent reference; the loader itself uses neither.
 
 import json
 import shutil
-import warnings
 
 import keras
 import numpy as np
@@ -32,27 +31,16 @@ TEXTS = SOURCE_SENTENCES + ["two hundred", ">>de<< ninety-nine", "", "zero €"]
 MAX_NEW_TOKENS = 12
 
 
-@pytest.fixture(scope="module")
-def marian_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("opus-mt-tiny")
-    make_marian_directory(path)
-    return path
+# `marian_dir`, `marian_reference` and `marian_model` are session fixtures of
+# tests/applications/conftest.py, shared with test_marian_generation_config.py.
+@pytest.fixture
+def reference(marian_reference):
+    return marian_reference
 
 
-@pytest.fixture(scope="module")
-def reference(marian_dir):
-    with warnings.catch_warnings():  # "Recommended: pip install sacremoses." (unused here)
-        warnings.simplefilter("ignore", UserWarning)
-        tokenizer = transformers.MarianTokenizer.from_pretrained(marian_dir)
-    model = transformers.MarianMTModel.from_pretrained(marian_dir).eval()
-    return tokenizer, model
-
-
-@pytest.fixture(scope="module")
-def model(marian_dir):
-    return TransformerSeq2Seq.from_pretrained(
-        marian_dir, max_source_length=32, max_target_length=32
-    )
+@pytest.fixture
+def model(marian_model):
+    return marian_model
 
 
 def _generate(reference, texts, **settings):
@@ -108,7 +96,7 @@ def test_unshared_untied_checkpoint_logits(tmp_path_factory):
 
 def test_greedy_translation_equals_generate(model, reference):
     ids, texts = _generate(reference, TEXTS, num_beams=1)
-    result = model.translate(TEXTS, max_length=MAX_NEW_TOKENS)
+    result = model.translate(TEXTS, max_length=MAX_NEW_TOKENS, beam_width=1)
     _assert_same_ids(result.ids, ids, model.target_tokenizer.pad_id)
     assert result.text == texts
     # The cross-attention to draw: one row per output piece, one column per source piece.
@@ -171,7 +159,13 @@ def test_checkpoint_generation_settings(model):
     options = model.generation_options
     assert options["suppressed_ids"] == (model.target_tokenizer.pad_id,)
     assert options["force_stop_at_end"] and options["finished_beams"] == "apart"
-    assert model.generation_config == {"num_beams": 4, "length_penalty": 1.0, "max_length": 63}
+    # max_length 64 counts the decoder start; the cache (max_target_length=32) caps it.
+    assert model.generation_defaults == dict(beam_width=4, length_penalty=1.0, max_length=32)
+    assert loaded_defaults(model) == model.generation_defaults
+
+
+def loaded_defaults(model):
+    return TransformerSeq2Seq.from_config(model.get_config()).generation_defaults
 
 
 def test_config_round_trip_and_keras_file(model, tmp_path):
@@ -181,7 +175,8 @@ def test_config_round_trip_and_keras_file(model, tmp_path):
     assert isinstance(rebuilt.source_tokenizer, MarianTokenizer)
     model.save(tmp_path / "marian.keras")
     loaded = keras.saving.load_model(tmp_path / "marian.keras")
-    expected = model.translate(TEXTS, max_length=MAX_NEW_TOKENS)  # compiled by the greedy test
+    # The checkpoint's num_beams=4 and length_penalty 1.0, compiled by the beam test.
+    expected = model.translate(TEXTS, max_length=MAX_NEW_TOKENS)
     got = loaded.translate(TEXTS, max_length=MAX_NEW_TOKENS)
     np.testing.assert_array_equal(got.ids, expected.ids)
     assert got.text == expected.text
