@@ -50,7 +50,7 @@ except ImportError:  # everything else
 SUFFIX = ".keras-seqattn.lock"
 # Windows locks bytes, and a locked byte cannot be read: lock one past the record.
 _WINDOWS_LOCK_OFFSET = 1 << 20
-_HELD = {}  # lock file -> [thread id, depth] of the locks this process holds
+_HELD = {}  # lock file -> the thread id holding it, of the locks this process holds
 _GUARD = threading.Lock()
 
 
@@ -80,20 +80,14 @@ def hold(folder):
     path = lock_path(folder)
     me = threading.get_ident()
     with _GUARD:
-        held = _HELD.get(path)
-        if held is not None and held[0] != me:
-            raise FolderInUseError(
-                f"{os.fspath(folder)} is in use by another thread of this process "
-                f"({_command()}); wait for it to finish, or choose another output folder"
-            )
-        if held is not None:
-            held[1] += 1
-    if held is not None:
-        try:
-            yield
-        finally:
-            with _GUARD:
-                held[1] -= 1
+        holder = _HELD.get(path)
+    if holder is not None and holder != me:
+        raise FolderInUseError(
+            f"{os.fspath(folder)} is in use by another thread of this process "
+            f"({_command()}); wait for it to finish, or choose another output folder"
+        )
+    if holder == me:  # held already, by an outer `hold` that releases it
+        yield
         return
     created = _make_folders(path.parent)
     try:
@@ -101,7 +95,8 @@ def hold(folder):
     except BaseException:
         _remove_empty(created)
         raise
-    _HELD[path] = [me, 1]
+    with _GUARD:
+        _HELD[path] = me
     try:
         yield
     finally:
