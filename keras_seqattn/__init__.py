@@ -9,6 +9,18 @@ from keras_seqattn import _source_checkout
 # First: in a source checkout, `keras_seqattn.applications` is its own folder.
 _source_checkout.install(__file__)
 
+import keras  # noqa: E402
+
+import keras_seqattn_cli  # noqa: E402
+
+# Keras also starts on numpy and openvino, where the models fail deep in a layer.
+if keras.backend.backend() not in keras_seqattn_cli.BACKENDS:
+    raise ImportError(
+        f"keras-seqattn runs on the {', '.join(keras_seqattn_cli.BACKENDS)} backends of Keras, "
+        f"and Keras runs on {keras.backend.backend()!r}: set KERAS_BACKEND before Keras is "
+        f"first imported"
+    )
+
 from keras_seqattn import (  # noqa: E402
     datasets,
     distribute,

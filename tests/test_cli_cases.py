@@ -379,6 +379,20 @@ def test_usage_error_is_one_line_before_keras_is_imported(usage_results, name, m
     assert not keras_imported
 
 
+@pytest.mark.backend_independent(reason="its own process, on Keras's numpy backend")
+def test_the_python_api_refuses_a_backend_it_does_not_run_on():
+    environment = dict(os.environ, KERAS_BACKEND="numpy")
+    code = "import keras_seqattn"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=120
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "ImportError: keras-seqattn runs on the tensorflow, jax, torch backends of Keras, and "
+        "Keras runs on 'numpy': set KERAS_BACKEND before Keras is first imported"
+    )
+
+
 @IN_PROCESS
 @pytest.mark.parametrize("argv, code, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_user_error_is_one_line_and_touches_no_file(files, argv, code, message, capsys):
