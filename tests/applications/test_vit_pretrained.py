@@ -3,10 +3,12 @@
 Each source model is built here at a tiny size with random weights, saved in its
 own format and read back into ours: logits (and, for Hugging Face, every layer's
 attention) must match the source's own forward pass on the same uint8 images,
-through each source's own preprocessing (HF's image processor, keras-hub's
-image converter). timm cannot be installed beside torch 2.13 (it pulls
-torchvision and another torch), so its name map is tested on the HF model's
-weights renamed to timm 1.0's `VisionTransformer` state-dict names.
+through HF's image processor. timm cannot be installed beside torch 2.13 (it
+pulls torchvision and another torch), so its name map is tested on the HF
+model's weights renamed to timm 1.0's `VisionTransformer` state-dict names.
+keras-hub's ViTs are in test_vit_pretrained_keras_hub.py, every processor
+setting in test_vit_pretrained_preprocessing.py, unreadable files in
+test_vit_pretrained_files.py.
 """
 
 import json
@@ -246,64 +248,6 @@ def test_not_a_checkpoint_is_refused(tmp_path):
         VisionTransformer.from_pretrained(tmp_path)
     with pytest.raises(ValueError, match="ViTBackbone or ViTImageClassifier"):
         VisionTransformer.from_pretrained(object())
-
-
-def _keras_hub_classifier(scale, offset):
-    import keras_hub
-
-    backbone = keras_hub.models.ViTBackbone(
-        image_shape=(32, 32, 3),
-        patch_size=8,
-        num_layers=2,
-        num_heads=4,
-        hidden_dim=32,
-        mlp_dim=64,
-        use_mha_bias=False,
-    )
-    converter = keras_hub.layers.ViTImageConverter(image_size=(32, 32), scale=scale, offset=offset)
-    preprocessor = keras_hub.models.ViTImageClassifierPreprocessor(image_converter=converter)
-    classifier = keras_hub.models.ViTImageClassifier(
-        backbone=backbone, num_classes=4, preprocessor=preprocessor
-    )
-    rng = np.random.default_rng(4)
-    for variable in classifier.weights:
-        variable.assign(rng.normal(size=variable.shape).astype("float32") * 0.2)
-    return classifier
-
-
-def test_keras_hub_classifier_object_and_preset(tmp_path, images):
-    std = np.array(IMAGENET_STD)
-    scale = (1 / (255 * std)).tolist()
-    offset = (-np.array(IMAGENET_MEAN) / std).tolist()
-    classifier = _keras_hub_classifier(scale, offset)
-    expected = classifier.predict(images.astype("float32"), verbose=0)
-    model = VisionTransformer.from_pretrained(classifier)
-    assert model.pixel_mean == pytest.approx(IMAGENET_MEAN)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images)), expected, atol=1e-4)
-    classifier.save_to_preset(str(tmp_path))
-    from_preset = VisionTransformer.from_pretrained(tmp_path)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(from_preset(images)), expected, atol=1e-4)
-    # A bare backbone: no head, no converter (so ViT's [-1, 1] pixels), a fresh head.
-    with pytest.raises(ValueError, match="no classification head"):
-        VisionTransformer.from_pretrained(classifier.backbone)
-    model = VisionTransformer.from_pretrained(classifier.backbone, num_classes=2)
-    features = keras.Model(model.input, model.get_layer("encoder_norm").output)
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(features(images)),
-        keras.ops.convert_to_numpy(classifier.backbone(images / 127.5 - 1.0)),
-        atol=1e-4,
-    )
-    # A converter without a scale adds its offset to [0, 255] pixels: so does ours.
-    converter = classifier.preprocessor.image_converter
-    converter.scale, converter.offset = None, [-100.0, -120.0, -90.0]
-    expected = classifier(converter(images.astype("float32")))
-    model = VisionTransformer.from_pretrained(classifier)
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(model(images)), keras.ops.convert_to_numpy(expected), atol=1e-4
-    )
-    converter.image_size = (48, 48)
-    with pytest.raises(ValueError, match=r"makes 48x48 images.*Received: image_size=\(48, 48\)"):
-        VisionTransformer.from_pretrained(classifier)
 
 
 def test_pixel_normalization_arguments(images):
