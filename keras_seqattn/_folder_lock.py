@@ -71,7 +71,8 @@ def hold(folder):
     """Holds `folder` for this thread while the `with` block runs.
 
     Creates the folder's parents if need be (removed again if still empty),
-    never the folder itself.
+    never the folder itself. Gives the `record()` of the holder it took over
+    from (one that died), else `None`: what it left is recognisably its own.
 
     Raises:
         FolderInUseError: another running command holds `folder`; the
@@ -87,18 +88,18 @@ def hold(folder):
             f"({_command()}); wait for it to finish, or choose another output folder"
         )
     if holder == me:  # held already, by an outer `hold` that releases it
-        yield
+        yield None
         return
     created = _make_folders(path.parent)
     try:
-        fd = _acquire(path, folder)
+        fd, previous = _acquire(path, folder)
     except BaseException:
         _remove_empty(created)
         raise
     with _GUARD:
         _HELD[path] = me
     try:
-        yield
+        yield previous or None
     finally:
         with _GUARD:
             del _HELD[path]
@@ -107,7 +108,8 @@ def hold(folder):
 
 
 def _acquire(path, folder):
-    """An open, locked descriptor of `path` holding this process's record."""
+    """`(fd, previous)`: `path` open, locked and holding this process's record, and
+    the record of the dead holder it took over from (`{}` if none)."""
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -131,7 +133,7 @@ def _acquire(path, folder):
                 file=sys.stderr,
                 flush=True,
             )
-        return fd
+        return fd, previous
 
 
 def _release(path, fd):

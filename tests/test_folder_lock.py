@@ -153,3 +153,35 @@ def test_python_jobs_are_refused_before_any_work(job, tmp_path, holder, monkeypa
     with pytest.raises(FolderInUseError, match=in_use(out, first)):
         JOBS[job](out)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.keras-seqattn.lock"]
+
+
+class DataReachedError(Exception):
+    pass
+
+
+def _stop(*args, **kwargs):
+    raise DataReachedError
+
+
+def test_a_job_taking_over_removes_the_temporaries_of_the_killed_one(
+    tmp_path, holder, monkeypatch, capsys
+):
+    out = tmp_path / "out"
+    killed = holder(out)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    (out / "checkpoint").mkdir(parents=True)
+    left = [f".model.{killed.pid}.tmp.keras", f"checkpoint/.state.json.{killed.pid}.tmp"]
+    kept = [f".metrics.json.{killed.pid + 1}.tmp", "notes.tmp", f"model.{killed.pid}.tmp"]
+    for name in left + kept:
+        (out / name).write_text("x")
+    monkeypatch.setattr(datasets, "load_translation_pairs", _stop)
+    with pytest.raises(DataReachedError):  # holding `out`, at its first look at the data
+        training.train_translation(LuongSeq2Seq, "date_normalization", out)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == sorted(["checkpoint", *kept])
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"keras-seqattn: taking over {out} from")
+    assert lines[1] == (
+        f"keras-seqattn: removed from {out} what process {killed.pid} (python -c "
+        f"{_folder_lock.__file__} {out}) left half written: {', '.join(sorted(left))}"
+    )

@@ -9,22 +9,20 @@ or with more epochs (the optimizer's state included); with other model or data
 arguments it is refused, naming them (a path by the file it names, however
 spelt). A `model.keras` that no checkpoint describes (written by something
 else) is never overwritten. While a job runs, `out` is its alone
-(`holds_out`): a second job on it is refused at once, naming the first.
+(`_holds_out.holds_out`): a second job on it is refused at once, naming the first.
 
 A job's `distribution` (from `keras_seqattn.distribute.make_distribution`) is
 free to change between runs: the checkpoint and `model.keras` hold whole,
 unsharded weights, so a run on four devices resumes on one and the other way.
 """
 
-import functools
-import inspect
 import json
 import os
 import pathlib
 
 import keras
 
-from keras_seqattn import _folder_lock, distribute
+from keras_seqattn import distribute
 from keras_seqattn.training.training_checkpoint import (
     TrainingCheckpoint,
     save_model_atomically,
@@ -48,24 +46,6 @@ FREE_ARGUMENTS = (
 PATH_ARGUMENTS = ("weights", "data_dir")
 # Examples per validation batch at most (see `ResumableRun.eval_batch_size`).
 EVAL_BATCH_SIZE = 256
-
-
-def holds_out(job):
-    """Decorates a training job: it runs holding its `out` folder (`_folder_lock.hold`).
-
-    Before anything else the job does, so that a second job on a folder that a
-    running one holds is refused before it prepares any data; the record of a
-    run still going is not on disk yet for `ResumableRun` to compare.
-    """
-    signature = inspect.signature(job)
-
-    @functools.wraps(job)
-    def run(*args, **kwargs):
-        out = signature.bind(*args, **kwargs).arguments.get("out")
-        with _folder_lock.hold(_output_folder(out)):
-            return job(*args, **kwargs)
-
-    return run
 
 
 class ResumableRun:

@@ -11,7 +11,8 @@ from keras_seqattn.applications import VisionTransformer
 from keras_seqattn.applications.vit_pretrained import check_checkpoint_path
 from keras_seqattn.evaluation import evaluate_image_classification
 from keras_seqattn.text.caption_pipeline import prepare_image
-from keras_seqattn.training._resume import ResumableRun, count_examples, holds_out
+from keras_seqattn.training._holds_out import holds_out
+from keras_seqattn.training._resume import ResumableRun, count_examples
 from keras_seqattn.visualization import plot_image_attention
 
 # Digits must not be mirrored (a mirrored 2 is no 2); natural images may be.

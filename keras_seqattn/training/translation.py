@@ -7,7 +7,8 @@ import keras
 
 from keras_seqattn import datasets
 from keras_seqattn.evaluation import evaluate_translation, exact_match_by_length
-from keras_seqattn.training._resume import ResumableRun, holds_out
+from keras_seqattn.training._holds_out import holds_out
+from keras_seqattn.training._resume import ResumableRun
 from keras_seqattn.visualization import plot_attention_heatmap
 
 # How each embedded dataset is best tokenised: German number words need subwords
