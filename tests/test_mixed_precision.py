@@ -1,9 +1,13 @@
-"""Every application under `mixed_float16` and `mixed_bfloat16`: fit, generate, save.
+"""Every application under `mixed_float16` and `mixed_bfloat16`: fit, generate, save, TFLite.
 
 A mixed model gets the float32 model's weights (its variables stay float32) and
 must then generate the same ids as the float32 model for as long as the float32
 model's choice is clear: until the first step where its two best next tokens are
 closer than `MARGIN` in log-probability, a gap half precision cannot blur.
+
+On TensorFlow, the mixed model's `model.tflite` (converted as `export_model`
+converts it) runs in LiteRT and must give the float32 model's outputs: TFLite
+takes no bfloat16 and no float16 graph, so the export converts a float32 copy.
 """
 
 import keras
@@ -11,9 +15,11 @@ import numpy as np
 import pytest
 
 from keras_seqattn import applications, saving
+from keras_seqattn.export import _tflite
 from keras_seqattn.models._dtype_policy import policy_scope
 from tests.applications import tiny_models
 from tests.conftest import BACKEND
+from tests.export.export_checks import assert_builtin_ops, litert_outputs
 
 POLICIES = ("mixed_float16", "mixed_bfloat16")
 MARGIN = 0.05  # log-probability; bfloat16 keeps 8 bits of mantissa
@@ -56,6 +62,34 @@ def _fit_steps(model, steps=2):
     return model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0).history["loss"]
 
 
+def _check_tflite(name, policy, mixed, full, inputs, expected):
+    """The mixed model's `model.tflite` is the float32 model: its weights, its outputs.
+
+    Every case checks the float32 copy that the export converts (the float32
+    model's class, config and weights, bit for bit). A conversion costs seconds, and
+    both policies' copies are that one model, so each application is converted and
+    run in LiteRT under one policy, alternating along the registry (both policies
+    convert): ids equal to the float32 Keras model's, probabilities and scores close.
+    """
+    twin = _tflite.Float32Model(mixed).get()
+    assert type(twin) is type(full) and twin.dtype_policy.name == "float32"
+    assert {**twin.get_config(), "name": ""} == {**full.get_config(), "name": ""}
+    for a, b in zip(twin.get_weights(), full.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    if policy != POLICIES[list(tiny_models.BUILDS).index(name) % 2]:
+        return
+    litert, ops = litert_outputs(mixed, inputs)
+    assert_builtin_ops(ops)
+    if isinstance(full, applications.VisionTransformer):
+        probabilities = np.exp(expected - expected.max(-1, keepdims=True))
+        probabilities /= probabilities.sum(-1, keepdims=True)
+        np.testing.assert_allclose(litert["probabilities"], probabilities, atol=1e-5)
+        np.testing.assert_array_equal(litert["top_k_indices"][:, 0], expected.argmax(-1))
+    else:
+        np.testing.assert_array_equal(litert["ids"], expected.ids)
+        np.testing.assert_allclose(litert["scores"], expected.scores, atol=1e-4)
+
+
 def _cases():
     for name in tiny_models.BUILDS:
         for policy in POLICIES:
@@ -95,6 +129,8 @@ def test_mixed_precision_trains_and_generates_as_float32(name, policy, tmp_path)
         for row, n in enumerate(steps):
             np.testing.assert_array_equal(got.ids[row, :n], expected.ids[row, :n])
         assert np.isfinite(got.scores).all() and got.scores.dtype == np.float32
+    if BACKEND == "tensorflow":  # exports run there (other backends re-run them there)
+        _check_tflite(name, policy, mixed, full, inputs, expected)
 
     losses = _fit_steps(mixed)
     assert np.isfinite(losses).all(), losses

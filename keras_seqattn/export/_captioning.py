@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from keras_seqattn.export import _text_graph
 from keras_seqattn.export._plan import ExportPlan, generate, has_attention, static_batch
+from keras_seqattn.export._tflite import Float32Model, precision
 from keras_seqattn.text import decode_image
 
 
@@ -59,8 +60,10 @@ def captioning_plan(model, beam_width=4, length_penalty=0.0):
     def serve_attention(images):
         return captions(images, 1, with_attention=True)
 
+    tflite_model = Float32Model(model)
+
     def ids_only(images):
-        outputs = generate(model, images, settings, 1)
+        outputs = generate(tflite_model.get(), images, settings, 1)
         return {key: outputs[key] for key in ("ids", "lengths", "scores")}
 
     plan = ExportPlan()
@@ -85,6 +88,7 @@ def captioning_plan(model, beam_width=4, length_penalty=0.0):
         "beam_width": beam_width,
         "length_penalty": length_penalty,
         "grid_shape": list(model.grid_shape) if model.grid_shape is not None else None,
+        **precision(model),
         "signatures": [name for name, _, _ in plan.endpoints],
     }
     return plan

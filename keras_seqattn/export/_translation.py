@@ -11,6 +11,7 @@ from keras_seqattn.export._marian import (
     marian_files,
 )
 from keras_seqattn.export._plan import ExportPlan, generate, has_attention
+from keras_seqattn.export._tflite import Float32Model, precision
 from keras_seqattn.text import MarianTokenizer
 
 
@@ -97,8 +98,10 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
     def serve_attention(source_ids):
         return translations(source_ids, 1, with_attention=True)
 
+    tflite_model = Float32Model(model)
+
     def ids_only(source_ids):
-        outputs = generate(model, source_ids, settings, 1)
+        outputs = generate(tflite_model.get(), source_ids, settings, 1)
         return {key: outputs[key] for key in ("ids", "lengths", "scores")}
 
     plan = ExportPlan()
@@ -158,6 +161,7 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
         "stop_id": target.stop_id,
         "beam_width": beam_width,
         "length_penalty": length_penalty,
+        **precision(model),
         "signatures": [name for name, _, _ in plan.endpoints],
     }
     return plan

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from keras_seqattn.export._plan import ExportPlan, static_batch
+from keras_seqattn.export._tflite import Float32Model, precision
 
 
 def vision_plan(model, top_k=5, label_names=None):
@@ -27,8 +28,9 @@ def vision_plan(model, top_k=5, label_names=None):
     image_shape = tuple(model.inputs[0].shape[1:])
     spec = tf.TensorSpec((None, *image_shape), tf.float32, name="images")
 
-    def classify(images, with_labels):
-        probabilities = tf.nn.softmax(tf.cast(model(images, training=False), tf.float32), -1)
+    def classify(images, with_labels, classifier=model):
+        logits = classifier(images, training=False)
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), -1)
         top_probabilities, top_indices = tf.math.top_k(probabilities, k)  # (batch, k)
         outputs = {
             "probabilities": probabilities,
@@ -42,8 +44,10 @@ def vision_plan(model, top_k=5, label_names=None):
     def serve(images):
         return classify(images, True)
 
+    tflite_model = Float32Model(model)
+
     def serve_tflite(images):
-        return classify(images, False)
+        return classify(images, False, tflite_model.get())
 
     plan = ExportPlan()
     plan.endpoints.append(("serving_default", serve, [spec]))
@@ -55,6 +59,7 @@ def vision_plan(model, top_k=5, label_names=None):
         "num_classes": num_classes,
         "top_k": k,
         "label_names": label_names,
+        **precision(model),
         "signatures": [name for name, _, _ in plan.endpoints],
     }
     if label_names is not None:

@@ -103,3 +103,45 @@ def litert_client(folder, translate=False):
     names = {}
     exec(compile(code, str(SERVING_MD), "exec"), names)
     return names
+
+
+def litert_outputs(model, inputs):
+    """`model`'s `model.tflite`, as `export_model` converts it, run in LiteRT on `inputs`.
+
+    The plan of the model's family gives the TFLite function, and `_tflite.convert`
+    converts it with builtin ops only, as `export_model(..., tflite=True)` does, without
+    the SavedModel around it. Inputs go one row at a time (the `.tflite` takes batch 1):
+    a translation model's texts are tokenised by the model and padded to
+    `max_source_length`, a captioner's images brought to its size by `prepare_images`.
+
+    Returns:
+        dict of output name -> array of the rows stacked, and the ops of the model.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    import keras_seqattn_cli
+    from keras_seqattn.export import _captioning, _tflite, _translation, _vision
+
+    task = keras_seqattn_cli.task_of(type(model))
+    if task == "translation":
+        plan = _translation.translation_plan(model, beam_width=1)
+        ids = model.tokenize_sources(inputs)
+        rows = np.zeros((len(ids), model.max_source_length), "int32")
+        rows[:, : ids.shape[1]] = ids
+        feeds = [{"source_ids": row[None]} for row in rows]
+    elif task == "captioning":
+        plan = _captioning.captioning_plan(model, beam_width=1)
+        images = np.asarray(model.prepare_images(inputs), "float32")
+        feeds = [{"images": image[None]} for image in images]
+    else:
+        plan = _vision.vision_plan(model)
+        feeds = [{"images": np.asarray(image, "float32")[None]} for image in inputs]
+    ((_, function, signature),) = plan.tflite
+    interpreter = Interpreter(
+        model_content=_tflite.convert(function, signature),
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    runner = interpreter.get_signature_runner("serving_default")
+    rows = [runner(**feed) for feed in feeds]
+    ops = sorted({op["op_name"] for op in interpreter._get_ops_details()})
+    return {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}, ops

@@ -1,6 +1,8 @@
 """`export_model` and `keras-seqattn export`: bad input, and the JAX/torch subprocess path."""
 
 import json
+import pathlib
+import re
 
 import keras
 import numpy as np
@@ -133,3 +135,19 @@ def test_failed_overwrite_keeps_the_previous_export(tmp_path, monkeypatch, faili
 
 def _crash(*args, **kwargs):
     raise KeyboardInterrupt
+
+
+@pytest.mark.only_backend("tensorflow", reason="the converter runs on the TensorFlow backend")
+def test_a_graph_tflite_cannot_hold_fails_in_one_line_with_the_converters_pages_in_a_log(capfd):
+    """The converter prints pages to file descriptor 2; the user gets one line."""
+    spec = [tf.TensorSpec((1, 3), tf.float32, name="x")]
+    with pytest.raises(ValueError) as caught:
+        _tflite.convert(lambda x: {"y": tf.math.betainc(x, x, x)}, spec)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 500, message
+    assert "'tf.Betainc' op is neither a custom op nor a flex op" in message
+    assert "ops outside the builtins: Betainc" in message
+    log = pathlib.Path(re.search(r"full output: (\S+)\)$", message).group(1))
+    assert "Betainc" in log.read_text()
+    log.unlink()
+    assert "Betainc" not in capfd.readouterr().err
