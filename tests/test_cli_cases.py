@@ -189,6 +189,19 @@ CASES = [
     ("bad weights", ["predict", "{root}/bad_weights.keras", "x"], 1, "weights"),
     ("png to translator", ["predict", "{root}/translator.keras", "{root}/scene8.png"], 1, "image"),
     ("text to vit", ["predict", "{root}/vit.keras", "seven"], 1, "no file at 'seven'"),
+    (
+        "beams of a vit",
+        ["predict", "{root}/vit.keras", "{root}/scene8.png", "--beam-width", "3"],
+        1,
+        r"--beam-width applies to translators and captioners, and '.*vit.keras' is an image "
+        r"classifier \(VisionTransformer\).*Received: --beam-width 3$",
+    ),
+    (
+        "evaluate beams of a vit",
+        ["evaluate", "{root}/vit.keras", "--dataset", "digits", "--beam-width", "2"],
+        1,
+        "--beam-width applies to translators and captioners",
+    ),
     ("truncated png", ["predict", "{root}/captioner.keras", "{root}/truncated.png"], 1, "Cannot"),
     ("text to captioner", ["predict", "{root}/captioner.keras", "two"], 1, "takes image files"),
     (
