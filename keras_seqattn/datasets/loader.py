@@ -30,10 +30,14 @@ logger = logging.getLogger(__name__)
 
 
 def _parse(name):
-    """`"ds/config:1.0.0"` -> `("ds", "config", "1.0.0")`; `None` for what is absent."""
-    name, _, version = name.partition(":")
-    dataset, _, config = name.partition("/")
-    return dataset, config or None, version or None
+    """`"ds/config:1.0.0"` -> `("ds", "config", "1.0.0")`; `None` for what is absent.
+
+    An empty part after its `/` or `:` stays `""`, to be refused by name (TFDS
+    answers it with its whole grammar of builder names).
+    """
+    name, colon, version = name.partition(":")
+    dataset, slash, config = name.partition("/")
+    return dataset, config if slash else None, version if colon else None
 
 
 def _builder(name, data_dir=None):

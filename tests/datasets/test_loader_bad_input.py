@@ -116,6 +116,16 @@ CASES = {
         ValueError,
         "Unknown version 'latest'.*Received: name='number_words/en_to_de:latest'$",
     ),
+    "version_empty": (
+        lambda d: datasets.load("number_words/en_to_de:", data_dir=d),
+        ValueError,
+        "Unknown version '' of dataset 'number_words'.*Received: name='number_words/en_to_de:'$",
+    ),
+    "config_empty": (
+        lambda d: datasets.load("number_words/", data_dir=d),
+        ValueError,
+        "Unknown config '' of dataset 'number_words'. Valid configs: en_to_de, en_to_fr, en_to_es",
+    ),
     "download_mode_unknown": (
         lambda d: datasets.load(NAME, download_mode="always", data_dir=d),
         ValueError,
