@@ -16,7 +16,7 @@ from keras_seqattn.export._lookup import lookup_table
 from keras_seqattn.export._sentence_piece_graph import SPACE
 from keras_seqattn.export._unigram_graph import UnigramGraph
 from keras_seqattn.text import _sentence_piece
-from keras_seqattn.text.marian_tokenizer import LANGUAGE_CODE
+from keras_seqattn.text.marian_tokenizer import split_pieces
 
 MARIAN_NOTE = (
     "The source SentencePiece model has no core TensorFlow version ({error}), so the "
@@ -28,7 +28,8 @@ MARIAN_NOTE = (
 
 class MarianSourceGraph(tf.Module):
     """Strings `(batch,)` -> source ids, as `Seq2SeqModel.tokenize_sources` with a
-    `MarianTokenizer`: a leading `>>xx<<` code as one token, the pieces'
+    `MarianTokenizer`: literal special tokens kept whole, a leading `>>xx<<`
+    code as one token, the pieces'
     `vocab.json` ids (unknown ones `<unk>`), truncated to `max_length - 1`, then
     `</s>`, padded with `<pad>` to the longest row."""
 
@@ -39,12 +40,10 @@ class MarianSourceGraph(tf.Module):
         self.table = lookup_table(tokenizer.vocabulary, ids, tf.string, tf.int32, tokenizer.oov_id)
         self.max_length = max_length
         self.stop_id, self.pad_id = tokenizer.stop_id, tokenizer.pad_id
+        self.special_tokens = tuple(tokenizer.special_tokens)
 
     def __call__(self, texts):
-        code = tf.strings.regex_replace(texts, LANGUAGE_CODE, r"\1")  # (batch,)
-        rest = tf.strings.regex_replace(texts, LANGUAGE_CODE, r"\2")  # (batch,)
-        code = tf.ragged.boolean_mask(code[:, None], tf.not_equal(code, "")[:, None])
-        tokens = tf.concat([code, self.pieces(rest)], axis=1)  # ragged (batch, None)
+        tokens = split_pieces(texts, self.special_tokens, self.pieces)  # ragged (batch, None)
         ids = tf.ragged.map_flat_values(self.table.lookup, tokens)[:, : self.max_length - 1]
         stop = tf.fill([tf.shape(texts)[0], 1], self.stop_id)  # (batch, 1)
         return tf.concat([ids, stop], axis=1).to_tensor(self.pad_id)  # (batch, longest + 1)
@@ -86,6 +85,9 @@ def marian_files(model):
             "stop_id": source.stop_id,
             "pad_id": source.pad_id,
             "language_code": "a leading '>>xx<<' is one token, looked up as it is",
+            "special_tokens": "the text is cut at each literal "
+            f"{' / '.join(source.special_tokens)}, which is that id; each part is "
+            "encoded alone (its own language code, then its pieces)",
         },
     }
     details = {
@@ -96,5 +98,8 @@ def marian_files(model):
             key: list(value) if isinstance(value, tuple) else value
             for key, value in model.generation_options.items()
         },
+        # generate()'s defaults of the checkpoint: the `beam` signature is them when
+        # exported with these beam_width and length_penalty.
+        "generation_defaults": getattr(model, "generation_defaults", None),
     }
     return files, details

@@ -1,6 +1,7 @@
 """A MarianMT (OPUS-MT) tokenizer: SentencePiece pieces looked up in `vocab.json`."""
 
 import functools
+import re
 
 import keras
 import keras_hub
@@ -14,6 +15,30 @@ from keras_seqattn.text._arguments import as_string_tensor, check_length, id_row
 LANGUAGE_CODE = r"(?s)^(>>.*?<<)?(.*)$"
 
 
+def split_pieces(texts, special_tokens, encode):
+    """`(batch,)` strings -> ragged `(batch, None)` pieces, as Hugging Face's `MarianTokenizer`.
+
+    It cuts the text at each literal special token (`</s>`, `<unk>`, `<pad>`:
+    its tokens trie), which stays one piece; each chunk between them is a
+    leading `>>xx<<` code as one piece, then `encode(rest)`'s SentencePiece
+    pieces (`encode`: ragged `(chunks, None)` of `(chunks,)`). Core TensorFlow
+    ops, so that the export's string graph cuts the same way.
+    """
+    tokens = sorted(set(special_tokens), key=len, reverse=True)  # the longest match first
+    pattern = "(" + "|".join(re.escape(token) for token in tokens) + ")"
+    marked = tf.strings.regex_replace(texts, pattern, "\x00\\1\x00")
+    chunks = tf.strings.split(marked, sep="\x00")  # ragged (batch, chunks)
+    flat = chunks.flat_values  # (chunks,)
+    special = tf.reduce_any(tf.equal(flat[:, None], tf.constant(tokens)[None, :]), axis=1)
+    text = tf.where(special, "", flat)
+    code = tf.strings.regex_replace(text, LANGUAGE_CODE, r"\1")  # (chunks,)
+    rest = tf.strings.regex_replace(text, LANGUAGE_CODE, r"\2")  # (chunks,)
+    whole = tf.ragged.boolean_mask(flat[:, None], special[:, None])  # (chunks, 0 or 1)
+    code = tf.ragged.boolean_mask(code[:, None], tf.not_equal(code, "")[:, None])
+    pieces = tf.concat([whole, code, encode(rest)], axis=1)  # ragged (chunks, None)
+    return chunks.with_flat_values(pieces).merge_dims(1, 2)  # ragged (batch, None)
+
+
 @keras.saving.register_keras_serializable(package="keras_seqattn")
 class MarianTokenizer(keras.layers.Layer):
     """Tokenises text as Hugging Face's `MarianTokenizer`, for one side of a model.
@@ -22,8 +47,11 @@ class MarianTokenizer(keras.layers.Layer):
     `target.spm`) but one vocabulary of pieces for both (`vocab.json`, piece
     -> id), so a piece's id is not its SentencePiece id. Per string it:
 
-    1. Takes a leading target-language code `>>xx<<` (multilingual models)
-       as one token, as `MarianTokenizer.remove_language_code` does.
+    1. Cuts the text at each literal `eos_token`, `unk_token` or
+       `pad_token`, kept as that special id (as Hugging Face's tokenizer
+       splits on its special tokens); in each chunk between, takes a leading
+       target-language code `>>xx<<` (multilingual models) as one token, as
+       `MarianTokenizer.remove_language_code` does.
     2. Splits the rest into pieces with the SentencePiece model (a unigram
        model, Viterbi segmentation) and looks each piece up in `vocabulary`;
        unknown pieces become `unk_token`.
@@ -142,15 +170,16 @@ class MarianTokenizer(keras.layers.Layer):
         return self._tokenize(texts, *key)
 
     def tokenize_pieces(self, texts):
-        """`(batch,)` strings -> ragged `(batch, None)` piece strings (code first)."""
-        code = tf.strings.regex_replace(texts, LANGUAGE_CODE, r"\1")  # (batch,)
-        rest = tf.strings.regex_replace(texts, LANGUAGE_CODE, r"\2")  # (batch,)
+        """`(batch,)` strings -> ragged `(batch, None)` piece strings (`split_pieces`)."""
         tokenizer = keras_hub.tokenizers.SentencePieceTokenizer(
             proto=self._proto_bytes, dtype="string"
         )
-        pieces = tokenizer.tokenize(rest)  # ragged (batch, None)
-        code = tf.ragged.boolean_mask(code[:, None], tf.not_equal(code, "")[:, None])
-        return tf.concat([code, pieces], axis=1)
+        return split_pieces(texts, self.special_tokens, tokenizer.tokenize)
+
+    @property
+    def special_tokens(self):
+        """The literal tokens that `MarianTokenizer` keeps whole in a text."""
+        return [self.eos_token, self.unk_token, self.pad_token]
 
     def _tokenize(self, inputs, add_start, add_stop, sequence_length):
         texts = tf.reshape(inputs, (-1,))  # (batch,)

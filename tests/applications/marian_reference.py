@@ -44,8 +44,11 @@ def _pieces(proto):
     return [processor.IdToPiece(i) for i in range(3, processor.GetPieceSize())]
 
 
-def make_marian_directory(path, seed=0, **config_overrides):
-    """Writes the directory; returns the `transformers` config it used."""
+def make_marian_directory(path, seed=0, generation=None, **config_overrides):
+    """Writes the directory; returns the `transformers` config it used.
+
+    `generation`: extra `generation_config.json` keys (`renormalize_logits`, ...).
+    """
     import torch
     import transformers
 
@@ -110,6 +113,8 @@ def make_marian_directory(path, seed=0, **config_overrides):
     model.generation_config.forced_eos_token_id = 0
     model.generation_config.num_beams = 4
     model.generation_config.max_length = 64
+    for key, value in (generation or {}).items():
+        setattr(model.generation_config, key, value)
     model.save_pretrained(path)
     return config
 

@@ -67,6 +67,27 @@ def test_source_ids_equal_marian_tokenizer(model, reference):
     assert model.target_tokenizer.start_id == reference[1].config.decoder_start_token_id
 
 
+# Literal special tokens are those ids for MarianTokenizer (it splits on them), and
+# each part between them is encoded alone, with its own language code.
+SPECIAL_TEXTS = [
+    "seven </s> two",
+    "seven</s>two<unk>",
+    "<pad>forty-two <pad>",
+    " </s> ",
+    "a</s>",
+    "</s>>>de<< seven",
+    "seven</S> <s>",
+    "<unk><unk>",
+]
+
+
+def test_literal_special_tokens_equal_marian_tokenizer(model, reference):
+    theirs = reference[0](SPECIAL_TEXTS, return_tensors="np", padding=True)["input_ids"]
+    ours = model.tokenize_sources(SPECIAL_TEXTS)
+    np.testing.assert_array_equal(ours, theirs)
+    assert (ours[0, :2] == [ours[0, 0], model.source_tokenizer.stop_id]).all()
+
+
 def test_logits_equal_transformers(model, reference):
     _, hf_model = reference
     tokenizer = model.target_tokenizer

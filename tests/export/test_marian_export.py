@@ -1,6 +1,7 @@
 """A converted MarianMT model exported, served in a TensorFlow-only process and in LiteRT."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -16,14 +17,22 @@ pytestmark = pytest.mark.only_backend(
 pytest.importorskip("transformers")  # builds the MarianMT directory
 
 # An unknown character, a language code (multilingual OPUS-MT models) and an empty text.
+# Literal special tokens are those ids, and cut the text (MarianTokenizer's split).
 TEXTS = ["three hundred and twelve", "forty-two", ">>de<< seven", "", "zero €", "  Ｔｗｏ  ﬁve "]
+TEXTS += ["seven </s>two<unk>", "<pad>>>de<< nine"]
+# Hugging Face's processors in the graph (tests/applications/test_marian_generation_config.py
+# checks them against generate()): a penalty below 1 favours the repeats the n-gram ban stops.
+GENERATION = dict(
+    renormalize_logits=True, repetition_penalty=0.7, no_repeat_ngram_size=2, min_length=3,
+    bad_words_ids=[[99], [58, 34]],
+)  # fmt: skip
 MAX_LENGTH = 12
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("opus-mt-tiny")
-    make_marian_directory(folder)
+    make_marian_directory(folder, generation=GENERATION)
     model = TransformerSeq2Seq.from_pretrained(folder, max_source_length=16, max_target_length=12)
     out = folder.parent / "export"
     export_model(model, out, tflite=True, beam_width=3, length_penalty=1.0)
@@ -32,7 +41,7 @@ def exported(tmp_path_factory):
     padded[0, : source_ids.shape[1]] = source_ids[0]
     keras = {
         "source_ids": source_ids,
-        "greedy": model.translate(TEXTS, max_length=MAX_LENGTH),
+        "greedy": model.translate(TEXTS, max_length=MAX_LENGTH, beam_width=1),
         "beam": model.translate(TEXTS, max_length=MAX_LENGTH, beam_width=3, length_penalty=1.0),
         "padded": model.generate_ids(
             padded,
@@ -43,6 +52,17 @@ def exported(tmp_path_factory):
             **model.generation_options,
         ),
     }
+    # Without the processors: they must change the greedy ids for the check to count.
+    processors = ("renormalize", "repetition_penalty", "no_repeat_ngram_size", "min_new_tokens")
+    plain = {k: v for k, v in model.generation_options.items() if k not in processors}
+    keras["plain"] = model.generate_ids(
+        source_ids,
+        MAX_LENGTH,
+        start_id=model.target_tokenizer.start_id,
+        stop_id=model.target_tokenizer.stop_id,
+        pad_id=model.target_tokenizer.pad_id,
+        **{**plain, "bad_words": ()},
+    )
     arrays = {"texts": np.array(TEXTS), "source_ids": source_ids, "padded": padded}
     calls = [
         ("serving_default", {"text": "texts"}),
@@ -90,6 +110,7 @@ def test_signatures_and_files(exported):
 def test_strings_in_strings_out_match_translate(exported):
     outputs, keras = exported["outputs"], exported["keras"]
     assert exported["model"].source_tokenizer.oov_id in exported["keras"]["source_ids"]
+    assert (keras["plain"].ids != keras["greedy"].ids).any()  # the processors act
     np.testing.assert_array_equal(outputs["0/ids"], keras["greedy"].ids)
     assert list(outputs["0/text"]) == keras["greedy"].text
     np.testing.assert_array_equal(outputs["1/ids"], keras["beam"].ids)
@@ -119,10 +140,14 @@ def _client_source_ids(folder, text):
     pieces = sentencepiece.SentencePieceProcessor(
         model_file=str(folder / spec["sentence_piece_model"])
     )
-    code = []
-    if text.startswith(">>") and (end := text.find("<<")) != -1:
-        code, text = [text[: end + 2]], text[end + 2 :]
-    tokens = code + pieces.encode(text, out_type=str)
+    tokens = []
+    for part in re.split(r"(</s>|<unk>|<pad>)", text):  # source_tokenizer.json's rule
+        if part in ("</s>", "<unk>", "<pad>"):
+            tokens.append(part)
+            continue
+        if part.startswith(">>") and (end := part.find("<<")) != -1:
+            tokens, part = tokens + [part[: end + 2]], part[end + 2 :]
+        tokens += pieces.encode(part, out_type=str)
     ids = [ids_of.get(p, spec["unknown_id"]) for p in tokens][: spec["max_length"] - 1]
     ids.append(spec["stop_id"])
     return np.array([ids + [spec["pad_id"]] * (spec["max_length"] - len(ids))], "int32")
