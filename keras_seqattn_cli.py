@@ -25,6 +25,7 @@ import math
 import os
 import sys
 import tempfile
+import zipfile
 
 BACKENDS = ("tensorflow", "jax", "torch")
 # What a model does decides how it trains, and how predict, evaluate and export use it.
@@ -499,6 +500,7 @@ def check_usage(parser, args):
     than after the seconds of loading Keras and a model.
     """
     backend = _backend(parser, args)
+    _check_model_options(parser, args)
     if args.command == "export":
         if args.quantize and not args.tflite:
             parser.error(f"--quantize {args.quantize} applies to the TFLite model; add --tflite")
@@ -538,6 +540,49 @@ def check_usage(parser, args):
                 f"{flag} {limit} is less than one whole batch ({what}) under --data-parallel "
                 f"{args.data_parallel}, which drops a short batch, so none would be used"
             )
+
+
+def _check_model_options(parser, args):
+    """Options of one kind of model given for another, read from the saved file's name tag."""
+    if args.command == "train":
+        return
+    task = _saved_task(args.model_path)
+    if args.command == "export":
+        beams = args.beam_width != 4 or args.length_penalty
+        flags = "--beam-width and --length-penalty apply"
+    else:
+        beams, flags = args.beam_width != 1, "--beam-width applies"
+    if task == "classification" and beams:
+        parser.error(
+            f"{flags} to translators and captioners, and {args.model_path!r} is an image "
+            f"classifier, which has no search"
+        )
+    labels = args.command == "export" and (args.labels or args.top_k != 5)
+    if task in ("translation", "captioning") and labels:
+        parser.error(
+            f"--top-k and --labels apply to an image classifier, and {args.model_path!r} is a "
+            f"{'translator' if task == 'translation' else 'captioner'}"
+        )
+
+
+def _saved_task(path):
+    """The task of the registered application saved at `path`, or `None` if unknown.
+
+    Read from the `.keras` archive's config.json (its class and module), without
+    Keras; a subclass or an unreadable file gives `None`, for the checks that
+    follow loading.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+        target = f"{config['module']}:{config['class_name']}"
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        return None
+    try:
+        registered = applications()
+    except ValueError:  # a broken plugin is reported where the grammar is built
+        return None
+    return next((app.task for app in registered.values() if app.target == target), None)
 
 
 def _backend(parser, args):

@@ -178,7 +178,6 @@ def task_of(model):
 def _predict(args):
     """One output line per input: a translation; `path<TAB>caption`; `path<TAB>class<TAB>p`."""
     model, kind = _load(args.model_path)
-    _check_beams(args, model, kind)
     if kind == "translation":
         images = [text for text in args.inputs if _is_image_file(text)]
         if images:
@@ -203,16 +202,6 @@ def _predict(args):
     for path, row in zip(args.inputs, probabilities):
         print(f"{path}\t{int(row.argmax())}\t{row.max():.4f}")
     return 0
-
-
-def _check_beams(args, model, kind):
-    """Refuses --beam-width for a classifier, which has no search to give beams to."""
-    if kind == "classification" and args.beam_width != 1:
-        raise ValueError(
-            f"--beam-width applies to translators and captioners, and "
-            f"{args.model_path!r} is an image classifier ({type(model).__name__}), which "
-            f"has no search: leave --beam-width out. Received: --beam-width {args.beam_width}"
-        )
 
 
 def _is_image_file(text):
@@ -247,7 +236,6 @@ def _evaluate(args):
     from keras_seqattn import datasets, evaluation
 
     model, kind = _load(args.model_path)
-    _check_beams(args, model, kind)
     if kind == "translation":
         pairs = datasets.load_translation_pairs(args.dataset, split=args.split)
         scores = evaluation.evaluate_translation(
