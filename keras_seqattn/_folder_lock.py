@@ -50,7 +50,7 @@ except ImportError:  # everything else
 SUFFIX = ".keras-seqattn.lock"
 # Windows locks bytes, and a locked byte cannot be read: lock one past the record.
 _WINDOWS_LOCK_OFFSET = 1 << 20
-_HELD = {}  # lock file -> the thread id holding it, of the locks this process holds
+_HELD = {}  # lock file -> (thread id, descriptor), of the locks this process holds
 _GUARD = threading.Lock()
 
 
@@ -81,7 +81,7 @@ def hold(folder):
     path = lock_path(folder)
     me = threading.get_ident()
     with _GUARD:
-        holder = _HELD.get(path)
+        holder = _HELD.get(path, (None,))[0]
     if holder is not None and holder != me:
         raise FolderInUseError(
             f"{os.fspath(folder)} is in use by another thread of this process "
@@ -97,7 +97,7 @@ def hold(folder):
         _remove_empty(created)
         raise
     with _GUARD:
-        _HELD[path] = me
+        _HELD[path] = (me, fd)
     try:
         yield previous or None
     finally:
@@ -105,6 +105,18 @@ def hold(folder):
             del _HELD[path]
         _release(path, fd)
         _remove_empty(created)
+
+
+def descriptor(folder):
+    """The lock's open descriptor, if this thread holds `folder` with `flock`, else `None`.
+
+    A child process given it (`subprocess.run(..., pass_fds=...)`) shares the
+    lock: the folder stays held while the child runs, even if this process is
+    killed first, so that no other command takes over from an orphaned child.
+    """
+    with _GUARD:
+        me, fd = _HELD.get(lock_path(folder), (None, None))
+    return fd if fcntl is not None and me == threading.get_ident() else None
 
 
 def _acquire(path, folder):

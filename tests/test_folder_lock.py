@@ -6,11 +6,13 @@ so each test takes well under a second.
 """
 
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -185,3 +187,38 @@ def test_a_job_taking_over_removes_the_temporaries_of_the_killed_one(
         f"keras-seqattn: removed from {out} what process {killed.pid} (python -c "
         f"{_folder_lock.__file__} {out}) left half written: {', '.join(sorted(left))}"
     )
+
+
+HOLDER_WITH_CHILD = HOLDER.replace(
+    '    print("held", flush=True)',
+    "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'],\n"
+    "                             pass_fds=(folder_lock.descriptor(sys.argv[2]),))\n"
+    '    print("held", child.pid, flush=True)',
+).replace("import importlib.util, sys", "import importlib.util, subprocess, sys")
+
+
+def test_a_child_given_the_lock_keeps_the_folder_held_past_its_parent(tmp_path):
+    """As the export's TensorFlow subprocess on JAX and torch: its parent killed, it writes on."""
+    folder = tmp_path / "x"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", HOLDER_WITH_CHILD, _folder_lock.__file__, str(folder)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    child = int(parent.stdout.readline().split()[1])
+    try:
+        parent.kill()
+        parent.wait()
+        with pytest.raises(FolderInUseError, match=f"by process {parent.pid} "), hold(folder):
+            pytest.fail("taken from a running child")
+    finally:
+        os.kill(child, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while True:  # the child's descriptors close as it dies
+        try:
+            with hold(folder):
+                break
+        except FolderInUseError:
+            assert time.monotonic() < deadline, "the folder stayed held after the child died"
+            time.sleep(0.05)

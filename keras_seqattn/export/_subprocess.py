@@ -16,14 +16,20 @@ import warnings
 _ERRORS = {"ValueError": ValueError, "TypeError": TypeError}
 
 
-def export_under_tensorflow(path, out, options):
-    """Runs `export_model(path, out, **options)` in a TensorFlow-backend subprocess."""
+def export_under_tensorflow(path, out, options, lock=None):
+    """Runs `export_model(path, out, **options)` in a TensorFlow-backend subprocess.
+
+    `lock`: the descriptor by which the caller holds `out` (`_folder_lock.descriptor`),
+    passed on so that `out` stays held while the subprocess writes it, even if the
+    caller is killed first.
+    """
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
     completed = subprocess.run(
         [sys.executable, "-m", "keras_seqattn.export._subprocess", path, out, json.dumps(options)],
         env=env,
         capture_output=True,
         text=True,
+        pass_fds=() if lock is None else (lock,),
     )
     report = _last_json_line(completed.stdout)
     if completed.returncode == 0 and report is not None:

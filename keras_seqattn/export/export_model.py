@@ -204,7 +204,8 @@ def _export_elsewhere(model_or_path, out, options):
         if not isinstance(model_or_path, (str, os.PathLike)):
             path = os.path.join(folder, "model.keras")
             model_or_path.save(path)
-        _subprocess.export_under_tensorflow(str(path), str(out), options)
+        lock = _folder_lock.descriptor(out)
+        _subprocess.export_under_tensorflow(str(path), str(out), options, lock)
     return out
 
 
