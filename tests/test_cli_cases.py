@@ -270,7 +270,13 @@ CASES = [
         1,
         "without export.json",
     ),  # fmt: skip
-    ("export exists", ["export", "{root}/vit.keras", "--out", "{root}/foreign"], 1, "already"),
+    # Not "pass --overwrite", which is refused for a folder of other files.
+    (
+        "export to a folder",
+        ["export", "{root}/vit.keras", "--out", "{root}/foreign"],
+        1,
+        "a folder without export.json, which an export leaves untouched .*: choose another path",
+    ),
 ]
 
 

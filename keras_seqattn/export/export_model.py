@@ -123,17 +123,19 @@ def _check_out(model_or_path, out, overwrite):
             )
     if not out.exists() and not out.is_symlink():
         return out
-    if not overwrite:
-        raise ValueError(
-            f"`out` already exists; pass overwrite=True (--overwrite) to replace an earlier "
-            f"export. Received: out={str(out)!r}"
-        )
+    # Checked before `overwrite`: suggesting it for what it then refuses misleads.
     if out.is_symlink() or not out.is_dir() or not (out / "export.json").is_file():
         kind = "a file" if out.is_file() else "a folder without export.json"
         kind = "a symbolic link" if out.is_symlink() else kind
         raise ValueError(
-            "`overwrite` replaces only an earlier export (a folder holding export.json); "
-            f"`out` is {kind}, which is left untouched. Received: out={str(out)!r}"
+            f"`out` is {kind}, which an export leaves untouched (`overwrite` replaces only "
+            f"an earlier export, a folder holding export.json): choose another path. "
+            f"Received: out={str(out)!r}"
+        )
+    if not overwrite:
+        raise ValueError(
+            f"`out` already exists; pass overwrite=True (--overwrite) to replace an earlier "
+            f"export. Received: out={str(out)!r}"
         )
     return out
 

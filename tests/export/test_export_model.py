@@ -34,8 +34,18 @@ def test_non_application_model_is_refused_with_the_supported_list(tmp_path):
 
 def test_existing_out_is_refused_unless_overwrite(tmp_path):
     (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "export.json").write_text("{}")  # an earlier export
     with pytest.raises(ValueError, match="already exists; pass overwrite=True"):
         export_model(_tiny_model(), tmp_path / "out")
+
+
+@pytest.mark.parametrize("kind", ["a file", "a folder without export.json"])
+def test_out_that_no_export_replaces_says_choose_another_path(tmp_path, kind):
+    """Not 'pass overwrite=True', which would then be refused for it."""
+    out = tmp_path / "out"
+    out.write_text("mine") if kind == "a file" else out.mkdir()
+    with pytest.raises(ValueError, match=f"`out` is {kind},.*: choose another path"):
+        export_model(_tiny_model(), out)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +64,7 @@ def test_bad_options(tmp_path, options, message):
 
 def test_cli_reports_errors_in_one_line(tmp_path):
     (tmp_path / "out").mkdir()
-    with pytest.raises(SystemExit, match="already exists"):
+    with pytest.raises(SystemExit, match="without export.json.*choose another path"):
         cli.main(["export", str(tmp_path / "missing.keras"), "--out", str(tmp_path / "out")])
 
 
