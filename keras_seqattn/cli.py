@@ -261,14 +261,9 @@ def _export(args):
     """`keras-seqattn export`: bad options and bad models end with a one-line error.
 
     Options that exclude each other are usage errors of the grammar
-    (`keras_seqattn_cli.check_usage`); what needs the files is checked here,
-    before the model loads.
+    (`keras_seqattn_cli.check_usage`); `export_model` checks `--out` before
+    the model loads.
     """
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise ValueError(
-            f"--out must be a folder for the export to be written into, and {args.out!r} "
-            f"is a file (which --overwrite leaves alone too): choose another path"
-        )
     labels = None
     if args.labels:
         with open(args.labels, encoding="utf-8") as file:

@@ -233,7 +233,8 @@ CASES = [
         "export to a file",
         ["export", "{root}/vit.keras", "--out", "{root}/a_file"],
         1,
-        r"--out must be a folder .*'.*a_file' is a file .*: choose another path$",
+        r"`out` is a file, which an export leaves untouched .*: choose another path. "
+        r"Received: out='.*a_file'$",
     ),
     (
         "split reversed",
