@@ -32,6 +32,8 @@ BACKENDS = ("tensorflow", "jax", "torch")
 TASKS = ("translation", "captioning", "classification")
 # Third-party applications register under this entry-point group (see `Application`).
 ENTRY_POINT_GROUP = "keras_seqattn.applications"
+# `export`'s defaults, which `check_usage` tells from a value given for the wrong model.
+EXPORT_BEAMS, EXPORT_TOP_K = 4, 5
 
 
 class Parser(argparse.ArgumentParser):
@@ -485,10 +487,13 @@ def build_parser():
         "--overwrite", action="store_true", help="replace an earlier export at --out"
     )
     export.add_argument(
-        "--beam-width", type=POSITIVE, default=4, help="beams of the beam signatures (1: none)"
+        "--beam-width",
+        type=POSITIVE,
+        default=EXPORT_BEAMS,
+        help="beams of the beam signatures (1: none)",
     )
     export.add_argument("--length-penalty", type=NON_NEGATIVE, default=0.0, help="GNMT exponent")
-    export.add_argument("--top-k", type=POSITIVE, default=5, help="vit: labels returned")
+    export.add_argument("--top-k", type=POSITIVE, default=EXPORT_TOP_K, help="vit: labels returned")
     export.add_argument("--labels", help="vit: a JSON file, the list of class names")
     return parser
 
@@ -543,12 +548,12 @@ def check_usage(parser, args):
 
 
 def _check_model_options(parser, args):
-    """Options of one kind of model given for another, read from the saved file's name tag."""
+    """Options of one kind of model given for another (its kind from its config.json)."""
     if args.command == "train":
         return
     task = _saved_task(args.model_path)
     if args.command == "export":
-        beams = args.beam_width != 4 or args.length_penalty
+        beams = args.beam_width != EXPORT_BEAMS or args.length_penalty
         flags = "--beam-width and --length-penalty apply"
     else:
         beams, flags = args.beam_width != 1, "--beam-width applies"
@@ -557,7 +562,7 @@ def _check_model_options(parser, args):
             f"{flags} to translators and captioners, and {args.model_path!r} is an image "
             f"classifier, which has no search"
         )
-    labels = args.command == "export" and (args.labels or args.top_k != 5)
+    labels = args.command == "export" and (args.labels or args.top_k != EXPORT_TOP_K)
     if task in ("translation", "captioning") and labels:
         parser.error(
             f"--top-k and --labels apply to an image classifier, and {args.model_path!r} is a "
