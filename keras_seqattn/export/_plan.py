@@ -103,12 +103,29 @@ def checked(fn, input_signature, id_limits=None):
 
 
 def _assert_utf8(x, name):
-    """An assertion that every string of `x` is well-formed UTF-8."""
-    # Transcoding replaces every ill-formed sequence, and changes nothing else.
-    valid = tf.equal(tf.strings.unicode_transcode(x, "UTF-8", "UTF-8", errors="replace"), x)
+    """An assertion that every string of `x` is well-formed UTF-8.
+
+    Its message names the rows that are not, and for each the byte where UTF-8
+    stops, as Keras's `ValueError` names the text and the byte.
+    """
+    # Decoding with two replacement characters: the code points that differ are the
+    # replaced ill-formed sequences (a U+FFFD in the text itself decodes alike).
+    decoded = [
+        tf.strings.unicode_decode_with_offsets(x, "UTF-8", errors="replace", replacement_char=c)
+        for c in (0xFFFD, 0xFFFC)
+    ]
+    (first, offsets), (second, _) = decoded  # ragged (batch, characters)
+    bad = tf.not_equal(first, second)
+    valid = tf.logical_not(tf.reduce_any(bad, axis=-1))  # (batch,)
     rows = tf.where(tf.logical_not(valid))[:, 0]
+    no_byte = tf.int64.max
+    starts = tf.reduce_min(tf.where(bad, offsets, no_byte), axis=-1)  # (batch,)
     message = f"`{name}` must be UTF-8 strings; not UTF-8 (invalid bytes or a lone surrogate):"
-    return tf.debugging.Assert(tf.reduce_all(valid), [message, "rows", rows], summarize=10)
+    return tf.debugging.Assert(
+        tf.reduce_all(valid),
+        [message, "rows", rows, "from bytes", tf.gather(starts, rows)],
+        summarize=10,
+    )
 
 
 def _stand_in(x, spec):

@@ -95,7 +95,7 @@ def check_length(value, specials=0):
 
 
 def as_string_tensor(inputs):
-    """Text input -> `tf.string` tensor of shape `()` or `(batch,)`."""
+    """Text input -> `tf.string` tensor of shape `()` or `(batch,)`; UTF-8 checked."""
     is_text_array = isinstance(inputs, np.ndarray) and inputs.dtype.kind in "USO"
     if isinstance(inputs, (str, bytes, list, tuple)) or is_text_array:
         check_encodable(inputs)
@@ -105,6 +105,8 @@ def as_string_tensor(inputs):
             raise TypeError(
                 f"Expected a string tensor or strings. Received: inputs={inputs!r:.80}"
             ) from error
+    elif isinstance(inputs, tf.Tensor) and inputs.dtype == tf.string and tf.executing_eagerly():
+        check_encodable(np.asarray(inputs.numpy(), dtype=object))
     if not (isinstance(inputs, tf.Tensor) and inputs.dtype == tf.string):
         dtype = getattr(inputs, "dtype", type(inputs).__name__)
         raise TypeError(f"Expected a string tensor. Received: inputs.dtype={dtype}")
@@ -116,25 +118,49 @@ def as_string_tensor(inputs):
 
 
 def check_encodable(texts):
-    """Raises a `ValueError` naming the first str of `texts` that UTF-8 cannot encode.
+    """Raises a `ValueError` naming the first text of `texts` that is not UTF-8.
 
-    Such a str holds a lone surrogate (`"\\ud800"`, from a bad decode upstream);
-    `tf.constant` would fail on it with a message that names no text.
+    Bytes must decode as UTF-8 (`b"\\xff"` does not). A str must encode as UTF-8,
+    which a lone surrogate does not: `"\\ud800"` comes from a bad decode upstream,
+    and `"\\udcff"` is how Python reads the byte 0xff of a command-line argument or
+    a file name that is not UTF-8 (`surrogateescape`). The tokenizers would read
+    such text as `[UNK]`s; the exported SavedModel refuses it too, naming the rows
+    and byte positions (`keras_seqattn.export._plan.checked`). Here the message
+    names the text's index and the byte where UTF-8 stops, as the SavedModel does.
     """
-    items = [texts] if isinstance(texts, str) else texts
+    items = [texts] if isinstance(texts, (str, bytes)) else texts
     if isinstance(items, np.ndarray):
         items = items.ravel().tolist()
     for index, text in enumerate(items if isinstance(items, (list, tuple)) else []):
-        if not isinstance(text, str):
-            continue
+        where = _not_utf8(text)
+        if where is not None:
+            raise ValueError(
+                f"Expected UTF-8 text; text {index} is not UTF-8 from byte {where}. "
+                f"Received: {text!r:.80}"
+            )
+
+
+def _not_utf8(text):
+    """Where `text` (bytes or str) stops being UTF-8, in words, or `None` if it is."""
+    if isinstance(text, bytes):
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return f"{error.start} (0x{text[error.start]:02x}, {error.reason})"
+    elif isinstance(text, str):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as error:
-            raise ValueError(
-                f"Expected text that encodes as UTF-8; text {index} holds "
-                f"{text[error.start]!r} (a lone surrogate) at character {error.start}. "
-                f"Received: {text!r:.80}"
-            ) from None
+            # The text before the first surrogate is UTF-8: its length is the byte offset.
+            at, char = len(text[: error.start].encode("utf-8")), text[error.start]
+            if 0xDC80 <= ord(char) <= 0xDCFF:  # `surrogateescape` of one undecodable byte
+                return (
+                    f"{at} (0x{ord(char) - 0xDC00:02x}: {char!r} at character {error.start}, "
+                    "a byte that is not UTF-8, as Python reads it from a command line or "
+                    "a file name)"
+                )
+            return f"{at} ({char!r} at character {error.start}, a lone surrogate)"
+    return None
 
 
 def as_text_list(texts):
@@ -149,6 +175,8 @@ def as_text_list(texts):
         raise TypeError(
             f"Expected a corpus: an iterable or dataset of strings. Received: texts={texts!r:.80}"
         )
+    texts = list(texts)
+    check_encodable(texts)
     texts = [text.decode("utf-8") if isinstance(text, bytes) else text for text in texts]
     if not texts:
         raise ValueError("Expected at least one text. Received: texts=[] (an empty corpus)")

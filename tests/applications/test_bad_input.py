@@ -176,9 +176,14 @@ TRANSLATE_CASES = {
     "dict": (lambda m: m.translate({"seven": 1}), TypeError, "a mapping or set has no order"),
     "set": (lambda m: m.translate({"seven"}), TypeError, "a mapping or set"),
     "lone_surrogate": (
-        lambda m: m.translate(["sev\ud800en"]),
+        lambda m: m.translate(["seven", "sev\ud800en"]),
         ValueError,
-        r"encodes as UTF-8; text 0 holds '\\ud800' \(a lone surrogate\) at character 3",
+        r"text 1 is not UTF-8 from byte 3 \('\\ud800' at character 3, a lone surrogate\)",
+    ),
+    "bytes_not_utf8": (
+        lambda m: m.translate(b"\xff\xfe 3 mai"),
+        ValueError,
+        r"text 0 is not UTF-8 from byte 0 \(0xff, invalid start byte\)",
     ),
     "prepare_list": (lambda m: m.prepare(PAIRS), TypeError, "Received: pairs=list$"),
     "prepare_lengths": (

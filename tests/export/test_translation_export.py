@@ -179,7 +179,7 @@ def test_text_that_is_not_utf8_and_rows_of_no_position_fail_at_the_signature(exp
     report = exported["report"]
     assert "InvalidArgumentError" in report["error_7"]
     assert "`text` must be UTF-8 strings" in report["error_7"]
-    assert "rows" in report["error_7"] and "[1 2]" in report["error_7"]
+    assert "[rows] [1 2] [from bytes] [6 0]" in report["error_7"]
     assert "InvalidArgumentError" in report["error_8"]
     assert "source_ids must have at least 1 position" in report["error_8"]
 

@@ -1,6 +1,7 @@
 """Bad input to SequenceTokenizer: table of case id -> (call, exception, message regex)."""
 
 import functools
+import os
 
 import numpy as np
 import pytest
@@ -161,6 +162,43 @@ CASES = {
     "call_none": (lambda: _tokenizer()(None), TypeError, "Received: inputs.dtype=NoneType"),
     "call_int": (lambda: _tokenizer()(5), TypeError, "Received: inputs.dtype=int"),
     "call_non_string_item": (lambda: _tokenizer()([None]), TypeError, "Expected a string"),
+    # Not UTF-8, in every form a text comes in: the exported SavedModel refuses the
+    # same texts, naming the row and the byte (tests/export/test_odd_inputs_export.py).
+    "call_bytes_not_utf8": (
+        lambda: _tokenizer()([b"the", b"the \xff cat"]),
+        ValueError,
+        r"text 1 is not UTF-8 from byte 4 \(0xff, invalid start byte\)",
+    ),
+    "call_numpy_bytes_not_utf8": (
+        lambda: _tokenizer()(np.array([b"the", b"cat", b"a\xe2\x82"])),
+        ValueError,
+        r"text 2 is not UTF-8 from byte 1 \(0xe2, unexpected end of data\)",
+    ),
+    "call_tensor_not_utf8": (
+        lambda: _tokenizer()(tf.constant([b"the", b"\xed\xa0\x80"])),
+        ValueError,
+        r"text 1 is not UTF-8 from byte 0 \(0xed, invalid continuation byte\)",
+    ),
+    "call_scalar_tensor_not_utf8": (
+        lambda: _tokenizer()(tf.constant(b"\xc0\x80")),
+        ValueError,
+        r"text 0 is not UTF-8 from byte 0 \(0xc0",
+    ),
+    "call_lone_surrogate": (
+        lambda: _tokenizer()(["the \ud800"]),
+        ValueError,
+        r"text 0 is not UTF-8 from byte 4 \('\\ud800' at character 4, a lone surrogate\)",
+    ),
+    "call_surrogateescape": (  # how Python decodes a command-line argument 'the \xff'
+        lambda: _tokenizer()(os.fsdecode(b"the \xff")),
+        ValueError,
+        r"text 0 is not UTF-8 from byte 4 \(0xff: '\\udcff' at character 4, a byte that",
+    ),
+    "corpus_bytes_not_utf8": (
+        lambda: SequenceTokenizer.from_corpus([b"the cat", b"\xff"]),
+        ValueError,
+        r"text 1 is not UTF-8 from byte 0",
+    ),
     "call_2d": (
         lambda: _tokenizer()([["the"]]),
         ValueError,
