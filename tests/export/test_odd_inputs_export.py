@@ -1,14 +1,17 @@
-"""Odd text through both paths of one exported model: Keras's `translate()` and the SavedModel.
+"""Odd text through every path of one exported model: Keras, the SavedModel, the LiteRT client.
 
 One table: each text is given to `translate()` as a user gives it (str, bytes, a
-str that Python decoded from a command line) and to the SavedModel's
-`serving_default` as a client sends it (its bytes), in a TensorFlow-only process.
-Both translate it alike (same ids, same text), or both refuse it naming the same
-row and the same byte where UTF-8 stops.
+str that Python decoded from a command line), to the SavedModel's
+`serving_default` as a client sends it (its bytes), in a TensorFlow-only process,
+and to serving.md's LiteRT client, which tokenises for `model.tflite`. All
+translate it alike (same ids, text and score; the client the same source ids),
+or all refuse it: Keras and the SavedModel naming the same row and the same byte
+where UTF-8 stops.
 """
 
 import os
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -16,7 +19,7 @@ import pytest
 from keras_seqattn import cli
 from keras_seqattn.applications import AttentionSeq2Seq
 from keras_seqattn.export import export_model
-from tests.export.export_checks import randomize, serve
+from tests.export.export_checks import litert_client, randomize, serve
 
 pytestmark = pytest.mark.only_backend(
     "tensorflow", reason="exports run on the TensorFlow backend; other backends re-run it there"
@@ -69,7 +72,10 @@ def both_paths(tmp_path_factory):
             calls.append(("serving_default", {"text": f"case{index}"}))
     outputs, report = serve(folder / "export", arrays, calls)
     model.save(folder / "model.keras")
-    return dict(model=model, valid=valid, outputs=outputs, report=report, folder=folder)
+    client = litert_client(folder / "export")
+    return dict(
+        model=model, valid=valid, outputs=outputs, report=report, folder=folder, client=client
+    )
 
 
 def test_valid_text_translates_alike_in_keras_and_the_saved_model(both_paths):
@@ -85,6 +91,17 @@ def test_valid_text_translates_alike_in_keras_and_the_saved_model(both_paths):
     assert model.translate("seven").text == model.translate(b"seven").text
 
 
+@pytest.mark.parametrize("name", [name for name, (_, byte) in CASES.items() if byte is None])
+def test_valid_text_gets_keras_source_ids_from_the_litert_client(both_paths, name):
+    model, text = both_paths["model"], CASES[name][0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "very long" is truncated
+        expected = model.tokenize_sources([text])[0]
+    got = both_paths["client"]["source_ids"](text)
+    np.testing.assert_array_equal(got[0, : len(expected)], expected)
+    assert not got[0, len(expected) :].any()
+
+
 @pytest.mark.parametrize("name", [name for name, (_, byte) in CASES.items() if byte is not None])
 def test_text_not_utf8_is_refused_by_both_naming_the_row_and_the_byte(both_paths, name):
     text, byte = CASES[name]
@@ -95,6 +112,8 @@ def test_text_not_utf8_is_refused_by_both_naming_the_row_and_the_byte(both_paths
     served = both_paths["report"][f"error_{call}"]
     assert served.startswith("InvalidArgumentError") and "must be UTF-8 strings" in served
     assert re.search(rf"\[rows\] \[1\] \[from bytes\] \[{byte}\]", served), served
+    with pytest.raises(ValueError):  # the LiteRT client: UnicodeDecodeError or EncodeError
+        both_paths["client"]["source_ids"](text)
 
 
 def test_the_cli_refuses_an_argument_that_is_not_utf8_in_one_line(both_paths):
