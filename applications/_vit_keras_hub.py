@@ -7,9 +7,8 @@ are read off the object (a preset directory is loaded with keras-hub first).
 import keras
 import numpy as np
 
-# The lazy import in `vit_pretrained._read_source` keeps this import acyclic.
+from keras_seqattn.applications._vit_layout import _ATTENTION, _BLOCK, _refuse
 from keras_seqattn.applications._vit_preprocessing import per_channel, positive
-from keras_seqattn.applications.vit_pretrained import _ATTENTION, _BLOCK, _refuse
 
 
 def load_keras_hub_preset(path):

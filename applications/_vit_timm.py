@@ -6,10 +6,8 @@ or a Hub directory whose config.json adds `model_args` and `pretrained_cfg`.
 
 import numpy as np
 
+from keras_seqattn.applications._vit_layout import _array, _linear, _refuse, _torch_arrays
 from keras_seqattn.applications._vit_preprocessing import timm_normalization
-
-# The lazy import in `vit_pretrained._read_source` keeps this import acyclic.
-from keras_seqattn.applications.vit_pretrained import _array, _linear, _refuse, _torch_arrays
 
 # The heads of every standard width, for a timm state dict that does not say:
 # timm's `vit_*` definitions (ViT-H and larger keep 16 heads, of 80+ channels).
