@@ -34,7 +34,10 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
     A converted MarianMT model (`MarianTokenizer`s, `_marian`) has the same
     signatures: its ids end in `</s>` (id 0) and are padded with `<pad>`, its
     sources are tokenised by `MarianSourceGraph` (SentencePiece unigram in
-    core ops), its beam search follows its `generation_options`.
+    core ops), its searches follow its `generation_options` (Hugging Face's
+    processors) and stop at its `generation_defaults`' `max_length`, so that
+    `beam`, exported with the defaults' `beam_width` and `length_penalty`, is
+    what `translate()` and transformers' `generate()` give by default.
 
     TFLite (`model.tflite`): `source_ids` `(1, max_source_length)` -> `ids`,
     `lengths`, `scores`; `source_vocabulary.json` and `vocabulary.json` beside,
@@ -47,7 +50,8 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
     settings = dict(
         start_id=target.start_id,
         stop_id=target.stop_id,
-        max_length=model.max_target_length,
+        max_length=(getattr(model, "generation_defaults", None) or {}).get("max_length")
+        or model.max_target_length,
         length_penalty=length_penalty,
         pad_id=target.pad_id,
         options=model.generation_options,
@@ -156,7 +160,7 @@ def translation_plan(model, beam_width=4, length_penalty=0.0):
         "family": "translation",
         **details,
         "max_source_length": model.max_source_length,
-        "max_length": model.max_target_length,
+        "max_length": settings["max_length"],
         "start_id": target.start_id,
         "stop_id": target.stop_id,
         "beam_width": beam_width,

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.only_backend(
 )
 pytest.importorskip("transformers")  # builds the MarianMT directory
 
-# An unknown character, a language code (multilingual OPUS-MT models) and an empty text.
-# Literal special tokens are those ids, and cut the text (MarianTokenizer's split).
+MAX_LENGTH = 9  # the checkpoint's max_length, below max_target_length=12
+# An unknown character, a language code (multilingual OPUS-MT models) and an empty text;
+# literal special tokens are those ids, and cut the text (MarianTokenizer's split).
 TEXTS = ["three hundred and twelve", "forty-two", ">>de<< seven", "", "zero €", "  Ｔｗｏ  ﬁve "]
 TEXTS += ["seven </s>two<unk>", "<pad>>>de<< nine"]
 # Hugging Face's processors in the graph (tests/applications/test_marian_generation_config.py
@@ -25,8 +26,8 @@ TEXTS += ["seven </s>two<unk>", "<pad>>>de<< nine"]
 GENERATION = dict(
     renormalize_logits=True, repetition_penalty=0.7, no_repeat_ngram_size=2, min_length=3,
     bad_words_ids=[[99], [58, 34]],
+    num_beams=3, length_penalty=1.0, max_length=MAX_LENGTH + 1,  # + the decoder start
 )  # fmt: skip
-MAX_LENGTH = 12
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,8 @@ def exported(tmp_path_factory):
     keras = {
         "source_ids": source_ids,
         "greedy": model.translate(TEXTS, max_length=MAX_LENGTH, beam_width=1),
-        "beam": model.translate(TEXTS, max_length=MAX_LENGTH, beam_width=3, length_penalty=1.0),
+        # The checkpoint's defaults: the `beam` signature is them, exported with them.
+        "beam": model.translate(TEXTS),
         "padded": model.generate_ids(
             padded,
             MAX_LENGTH,
