@@ -1,5 +1,6 @@
 """Pieces shared by greedy and beam search: checks, the seam, buffers, scores."""
 
+import math
 import numbers
 
 import keras
@@ -17,18 +18,19 @@ def validate_arguments(start_id, stop_id, max_length, beam_width, length_penalty
         ("pad_id", pad_id),
     ):
         if not _is_int(value):
-            raise ValueError(f"`{name}` must be an int token id. Received: {name}={value}")
+            raise ValueError(f"`{name}` must be an int token id. Received: {name}={value!r}")
     if not _is_int(max_length) or max_length < 1:
-        raise ValueError(f"`max_length` must be an int >= 1. Received: max_length={max_length}")
+        raise ValueError(f"`max_length` must be an int >= 1. Received: max_length={max_length!r}")
     if not _is_int(beam_width) or beam_width < 1:
-        raise ValueError(f"`beam_width` must be an int >= 1. Received: beam_width={beam_width}")
+        raise ValueError(f"`beam_width` must be an int >= 1. Received: beam_width={beam_width!r}")
     if (
         not isinstance(length_penalty, numbers.Real)
         or isinstance(length_penalty, bool)
-        or not length_penalty >= 0  # also rejects NaN
+        or not 0 <= length_penalty < math.inf  # also rejects NaN
     ):
         raise ValueError(
-            f"`length_penalty` must be a number >= 0. Received: length_penalty={length_penalty}"
+            "`length_penalty` must be a finite number >= 0. "
+            f"Received: length_penalty={length_penalty!r}"
         )
 
 
@@ -154,14 +156,14 @@ def check_options(options):
     if unknown:
         raise ValueError(
             f"Unknown generation options {unknown}; expected some of "
-            f"{sorted(DEFAULT_OPTIONS)}. Received: {options}"
+            f"{sorted(DEFAULT_OPTIONS)}. Received: {options!r}"
         )
     options = {**DEFAULT_OPTIONS, **options}
     suppressed = options["suppressed_ids"]
     if not isinstance(suppressed, (tuple, list)) or not all(_is_int(i) for i in suppressed):
         raise ValueError(
             "`suppressed_ids` must be a tuple of int token ids. "
-            f"Received: suppressed_ids={suppressed}"
+            f"Received: suppressed_ids={suppressed!r}"
         )
     options["suppressed_ids"] = tuple(int(i) for i in suppressed)
     words = options["bad_words"]
@@ -170,18 +172,18 @@ def check_options(options):
     ):
         raise ValueError(
             "`bad_words` must be a tuple of tuples of 2 or more int token ids (one-id "
-            f"words are `suppressed_ids`). Received: bad_words={words}"
+            f"words are `suppressed_ids`). Received: bad_words={words!r}"
         )
     options["bad_words"] = tuple(tuple(int(i) for i in w) for w in words)
     penalty = options["repetition_penalty"]
     if not isinstance(penalty, numbers.Real) or isinstance(penalty, bool) or not penalty > 0:
         raise ValueError(
-            f"`repetition_penalty` must be a number > 0. Received: repetition_penalty={penalty}"
+            f"`repetition_penalty` must be a number > 0. Received: repetition_penalty={penalty!r}"
         )
     options["repetition_penalty"] = float(penalty)
     for key in ("no_repeat_ngram_size", "min_new_tokens"):
         if not _is_int(options[key]) or options[key] < 0:
-            raise ValueError(f"`{key}` must be an int >= 0. Received: {key}={options[key]}")
+            raise ValueError(f"`{key}` must be an int >= 0. Received: {key}={options[key]!r}")
     for key, allowed in (
         ("force_stop_at_end", (True, False)),
         ("length_penalty_form", ("gnmt", "power")),

@@ -8,7 +8,6 @@ from keras_seqattn.generation._decoding import (
     check_options,
     validate_arguments,
 )
-from keras_seqattn.layers._checks import check_int_at_least, check_non_negative
 from keras_seqattn.models._arguments import check_model_kwargs
 from keras_seqattn.models._batch_prediction import predict_batch
 from keras_seqattn.models._dtype_policy import with_dtype_argument
@@ -118,11 +117,6 @@ class GenerativeModel(keras.Model):
         Returns:
             A `keras_seqattn.generation.GenerationOutput` of NumPy arrays.
         """
-        # The settings a user passes, named by their repr first: the engine's own
-        # check prints `length_penalty=0.6` for the string "0.6".
-        check_int_at_least("max_length", max_length, 1)
-        check_int_at_least("beam_width", beam_width, 1)
-        check_non_negative("length_penalty", length_penalty)
         validate_arguments(start_id, stop_id, max_length, beam_width, length_penalty, pad_id)
         options = {k: v for k, v in check_options(options).items() if DEFAULT_OPTIONS[k] != v}
         key = (max_length, start_id, stop_id, beam_width, float(length_penalty), pad_id)

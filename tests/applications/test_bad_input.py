@@ -611,6 +611,27 @@ MODEL_CASES = {
         ValueError,
         "Received: generation_options='power'$",
     ),
+    "transformer_generation_defaults_unknown": (
+        lambda m: _build("TransformerSeq2Seq", generation_defaults={"num_beams": 4}),
+        ValueError,
+        r"`generation_defaults` must be a dict with some of .*Received: generation_defaults="
+        r"\{'num_beams': 4\}$",
+    ),
+    "transformer_generation_defaults_beam_width": (
+        lambda m: _build("TransformerSeq2Seq", generation_defaults={"beam_width": 0}),
+        ValueError,
+        r"\['beam_width'\]` must be an int >= 1. Received: beam_width=0$",
+    ),
+    "transformer_generation_defaults_max_length": (
+        lambda m: _build("TransformerSeq2Seq", generation_defaults={"max_length": 10_000}),
+        ValueError,
+        r"\['max_length'\]` must be an int in \[1, max_target_length=.*Received: max_length=10000$",
+    ),
+    "transformer_generation_defaults_length_penalty": (
+        lambda m: _build("TransformerSeq2Seq", generation_defaults={"length_penalty": "0.6"}),
+        ValueError,
+        r"must be a number >= 0. Received: length_penalty='0.6'$",
+    ),
     "vit_pixel_mean_wrong_length": (
         lambda m: _build("VisionTransformer", pixel_mean=(0.5, 0.5, 0.5)),
         ValueError,
@@ -673,6 +694,12 @@ PARTICULAR = {
     "attention_regularization": ["captioner_attention_regularization_negative"],
     "attention_layer": ["transformer_captioner_attention_layer"],
     "generation_options": ["transformer_generation_options_unknown"],
+    "generation_defaults": [
+        "transformer_generation_defaults_unknown",
+        "transformer_generation_defaults_beam_width",
+        "transformer_generation_defaults_max_length",
+        "transformer_generation_defaults_length_penalty",
+    ],
     "pixel_mean": ["vit_pixel_mean_wrong_length"],
     "pixel_std": ["vit_pixel_std_zero"],
 }

@@ -273,7 +273,7 @@ def test_bad_input():
         _model(num_channels=2)
     with pytest.raises(ValueError, match="tokenizer"):
         TransformerCaptioner(None)
-    with pytest.raises(ValueError, match="config_name=transformer_captioner_huge"):
+    with pytest.raises(ValueError, match="config_name='transformer_captioner_huge'"):
         TransformerCaptioner.from_named_config("transformer_captioner_huge", checks.tokenizer())
     model = _model()
     images = checks.quadrant_scenes()[0][:1]

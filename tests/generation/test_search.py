@@ -224,7 +224,9 @@ class TestArguments:
             ({"max_length": None}, "Received: max_length=None"),
             ({"length_penalty": -0.5}, "Received: length_penalty=-0.5"),
             ({"length_penalty": float("nan")}, "Received: length_penalty=nan"),
-            ({"stop_id": "[STOP]"}, "Received: stop_id=[STOP]"),
+            ({"length_penalty": float("inf")}, "Received: length_penalty=inf"),
+            ({"length_penalty": "0.6"}, "Received: length_penalty='0.6'"),
+            ({"stop_id": "[STOP]"}, "Received: stop_id='[STOP]'"),
         ],
     )
     def test_bad_arguments_raise(self, kwargs, message):
