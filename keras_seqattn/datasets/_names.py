@@ -13,17 +13,42 @@ import tensorflow_datasets as tfds
 _SLICES = "slices like 'train[:10%]' or 'test[100:200]' work too"
 
 
-def check_version(dataset, version, name):
-    """Refuses a `version` (the `1.0.0` of `"ds:1.0.0"`) that `dataset` cannot load."""
+def check_version(dataset, config, version, name):
+    """Refuses a `version` (the `1.0.0` of `"ds/config:1.0.0"`) that TFDS cannot load.
+
+    The versions are those TFDS picks from (`DatasetBuilder._pick_version`): the
+    config's own version and supported versions where the config has them (as
+    `wmt14_translate`'s configs do), else the class's; `experimental_latest` too.
+    """
+    if version == "experimental_latest":
+        return
     builder_class = tfds.builder_cls(dataset)
-    versions = [str(builder_class.VERSION)]
-    versions += [str(v) for v in getattr(builder_class, "SUPPORTED_VERSIONS", ())]
+    chosen = _config(builder_class, config)
+    try:
+        versions = [
+            str(tfds.core.dataset_builder.canonical_version_for_config(builder_class, chosen))
+        ]
+    except ValueError:  # a builder without a version: TFDS itself will say so
+        return
+    supported = (chosen.supported_versions if chosen else None) or builder_class.SUPPORTED_VERSIONS
+    versions += [str(v) for v in supported or ()]
     if any(_matches(known, version) for known in versions):
         return
     raise ValueError(
         f"Unknown version {version!r} of dataset {dataset!r}: expected one of "
-        f"{', '.join(versions)} (or a pattern such as '1.*.*'). Received: name={name!r}"
+        f"{', '.join(versions)} (or a pattern such as '1.*.*', or 'experimental_latest'). "
+        f"Received: name={name!r}"
     )
+
+
+def _config(builder_class, config):
+    """The `BuilderConfig` named `config`, or the one TFDS takes by default (`None`: none)."""
+    configs = {c.name: c for c in builder_class.BUILDER_CONFIGS}
+    if not configs:
+        return None
+    if config is None:
+        config = getattr(builder_class, "DEFAULT_BUILDER_CONFIG_NAME", None) or next(iter(configs))
+    return configs.get(config)
 
 
 def _matches(known, version):
@@ -68,9 +93,31 @@ def _check_slice(builder, base, part, split):
             f"ints within its {total} examples or percents in [-100%, 100%] ({_SLICES}). "
             f"Received: split={split!r}"
         )
+    if count <= 0 and _in_order(part, total):
+        raise ValueError(
+            f"The split {part!r} selects no examples of the {total} in {base!r}: its "
+            f"bounds round to the same example; expected a wider slice, or counts such as "
+            f"{base}[:{max(1, total // 10)}] ({_SLICES}). Received: split={split!r}"
+        )
     if count <= 0:
         raise ValueError(
             f"The split {part!r} selects no examples of the {total} in {base!r}: "
             f"expected {base}[from:to] with from before to ({_SLICES}). "
             f"Received: split={split!r}"
         )
+
+
+def _in_order(part, total):
+    """Whether the slice of `part` has its `from` before its `to` as written."""
+    bounds = re.fullmatch(r".*\[\s*(-?\d+%?)?\s*:\s*(-?\d+%?)?\s*\]", part)
+    if bounds is None:
+        return False
+
+    def where(bound, default):  # as a fraction of the split
+        if bound is None:
+            return default
+        scale = 100 if bound.endswith("%") else total
+        number = int(bound.rstrip("%"))
+        return (number + scale if number < 0 else number) / scale
+
+    return where(bounds.group(1), 0.0) < where(bounds.group(2), 1.0)

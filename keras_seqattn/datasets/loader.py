@@ -62,7 +62,7 @@ def _builder(name, data_dir=None):
             f"{valid}. Received: name={name!r}"
         )
     if version is not None:
-        check_version(dataset, version, name)
+        check_version(dataset, config, version, name)
     return tfds.builder(name, data_dir=data_dir)
 
 

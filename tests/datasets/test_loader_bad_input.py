@@ -1,9 +1,12 @@
 """Bad names, configs, splits and keys for the dataset loader: a table of
 case id -> (call, exception, message regex); every message lists the valid names."""
 
+import types
+
 import pytest
 
 from keras_seqattn import datasets
+from keras_seqattn.datasets import _names
 
 pytestmark = pytest.mark.backend_independent(reason="data pipeline; no Keras backend involved")
 NAME = "number_words/en_to_de"
@@ -163,3 +166,32 @@ def test_a_version_and_a_slice_that_hold_load(prepared, data_dir):
     prepared(NAME)
     for name in (NAME + ":1.0.0", NAME + ":1.*.*"):
         assert len(datasets.load(name, split="test[-5:]", data_dir=data_dir)) == 5
+
+
+def test_versions_come_from_the_config_where_it_has_them():
+    """wmt14_translate keeps its version on each config (the class's VERSION is None),
+    as glue does; TFDS also takes 'experimental_latest'. Nothing is read or built."""
+    for dataset, config, version in (
+        ("wmt14_translate", "de-en", "1.0.0"),
+        ("wmt14_translate", None, "1.*.*"),
+        ("glue", "cola", "2.0.0"),
+        ("number_words", None, "experimental_latest"),
+    ):
+        _names.check_version(dataset, config, version, name=f"{dataset}:{version}")
+    with pytest.raises(ValueError, match="Unknown version '9.0.0' of dataset 'wmt14_translate'"):
+        _names.check_version("wmt14_translate", "de-en", "9.0.0", name="wmt14_translate:9.0.0")
+
+
+class _Split:
+    def __init__(self, num_examples):
+        self.num_examples = num_examples
+
+
+def test_a_percent_slice_that_rounds_to_nothing_says_so():
+    """10% of 4 examples is none: not a reversed slice, as the message said before."""
+    splits = {"test": _Split(4), "test[:10%]": _Split(0), "test[3:1]": _Split(0)}
+    builder = types.SimpleNamespace(info=types.SimpleNamespace(splits=splits, full_name="x"))
+    with pytest.raises(ValueError, match=r"its bounds round to the same example.*test\[:1\]"):
+        _names.check_split(builder, "test[:10%]")
+    with pytest.raises(ValueError, match="with from before to"):
+        _names.check_split(builder, "test[3:1]")
