@@ -142,8 +142,8 @@ def test_a_second_export_is_refused_and_a_killed_ones_leftovers_are_swept(tmp_pa
         lines[0],
     )
     assert re.fullmatch(
-        rf"keras-seqattn: removed {re.escape(str(staging))}, left by {command}, "
-        "an export that stopped before it finished",
+        rf"keras-seqattn: removed {re.escape(str(staging))}, an unfinished export of "
+        rf"{re.escape(str(out))}: {command} was stopped while writing it",
         lines[1],
     )
     assert sorted(p.name for p in out.iterdir()) == ["export.json", "saved_model"]

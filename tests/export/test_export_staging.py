@@ -4,6 +4,7 @@ export it was replacing goes back in place, its marked folders go, nothing unmar
 The folders are laid out as a process killed at each step of `_write` leaves them.
 """
 
+import contextlib
 import json
 
 import pytest
@@ -32,9 +33,9 @@ def look_alikes(tmp_path):
 
 
 def _who(folder):
-    """How the sweep names the export that left `folder` (read before it goes)."""
+    """How the sweep names the process that left `folder` (read before it goes)."""
     marker = json.loads((folder / _staging.MARKER).read_text())
-    return f"{_folder_lock.describe(marker)}, an export that stopped before it finished"
+    return _folder_lock.describe(marker)
 
 
 @pytest.mark.backend_independent(reason="folders and files only")
@@ -47,33 +48,63 @@ def test_killed_while_writing_its_staging_folder_is_removed(tmp_path, look_alike
     assert not staging.exists() and (out / "export.json").read_text() == "earlier"
     assert {p.name for p in tmp_path.iterdir()} == {"out", *look_alikes}
     assert capsys.readouterr().err.splitlines() == [
-        f"keras-seqattn: removed {staging}, left by {who}"
+        f"keras-seqattn: removed {staging}, an unfinished export of {out}: {who} was stopped "
+        "while writing it"
     ]
 
 
 @pytest.mark.backend_independent(reason="folders and files only")
 @pytest.mark.parametrize("marked", [True, False], ids=["previous marked", "killed before"])
-def test_killed_while_replacing_puts_the_earlier_export_back(tmp_path, look_alikes, marked):
+def test_killed_while_replacing_puts_the_earlier_export_back(tmp_path, look_alikes, marked, capsys):
     out = _export(tmp_path / "out", "earlier")
     staging = _staging.make(out)
+    who = _who(staging)
     previous = _staging.move_aside(out, staging)
     if not marked:  # killed between the rename and the marker
         (previous / _staging.MARKER).unlink()
     _staging.sweep(out)
     assert _listing(out) == ["export.json"] and (out / "export.json").read_text() == "earlier"
     assert {p.name for p in tmp_path.iterdir()} == {"out", *look_alikes}
+    assert capsys.readouterr().err.splitlines() == [
+        f"keras-seqattn: put the earlier export of {out} back from {previous}: {who} was "
+        "stopped while replacing it",
+        f"keras-seqattn: removed {staging}, an unfinished export of {out}: {who} was stopped "
+        "while writing it",
+    ]
 
 
 @pytest.mark.backend_independent(reason="folders and files only")
-def test_killed_after_moving_in_removes_the_replaced_export(tmp_path, look_alikes):
+@pytest.mark.parametrize("unmarked", [True, False], ids=["moved in", "killed before unmarking"])
+def test_killed_after_moving_in_removes_the_replaced_export(
+    tmp_path, look_alikes, unmarked, monkeypatch, capsys
+):
     out = _export(tmp_path / "out", "earlier")
     staging = _staging.make(out)
     (staging / "export.json").write_text("new")
-    _staging.move_aside(out, staging)
-    _staging.move_in(staging, out)
+    who = _who(staging)
+    previous = _staging.move_aside(out, staging)
+    if not unmarked:  # killed between the rename into `out` and the marker's deletion
+        monkeypatch.setattr(_staging.pathlib.Path, "unlink", _killed)
+    with contextlib.nullcontext() if unmarked else pytest.raises(KeyboardInterrupt):
+        _staging.move_in(staging, out)
+    monkeypatch.undo()
+    assert (out / _staging.MARKER).exists() != unmarked
     _staging.sweep(out)
     assert _listing(out) == ["export.json"] and (out / "export.json").read_text() == "new"
     assert {p.name for p in tmp_path.iterdir()} == {"out", *look_alikes}
+    marker = [
+        f"keras-seqattn: removed the marker file {out / _staging.MARKER}: {who} was stopped "
+        f"after moving the export into {out}, before deleting it"
+    ]
+    assert capsys.readouterr().err.splitlines() == [
+        *([] if unmarked else marker),
+        f"keras-seqattn: removed {previous}, the earlier export of {out}: {who} was stopped "
+        "after replacing it",
+    ]
+
+
+def _killed(*args, **kwargs):
+    raise KeyboardInterrupt("killed")
 
 
 @pytest.mark.backend_independent(reason="folders and files only")
@@ -103,4 +134,7 @@ def test_export_sweeps_before_it_writes(tmp_path, look_alikes, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["export.json", "saved_model"]
     assert {p.name for p in tmp_path.iterdir()} == {"out", *look_alikes}
     said = [line for line in capsys.readouterr().err.splitlines() if "keras-seqattn" in line]
-    assert said == [f"keras-seqattn: removed {staging}, left by {who}"]
+    assert said == [
+        f"keras-seqattn: removed {staging}, an unfinished export of {out}: {who} was stopped "
+        "while writing it"
+    ]
