@@ -15,9 +15,10 @@ but which still names a holder was left by a holder that died. The next command
 takes it over and says so in one line on stderr. A holder that finishes, or
 fails with an error, empties and removes the file.
 
-Re-entrant within a thread: the CLI's export holds the folder and calls
-`export_model`, which holds it too. Another thread of the same process is
-refused like another process.
+Re-entrant within a thread: a `hold` of a folder that the same thread holds
+already passes through, so that a caller holding a folder may call
+`export_model` or a training job (each holds its `out`) on it. Another thread
+of the same process is refused like another process.
 
 On Windows, which has no `fcntl`, the lock is `msvcrt.locking` on one byte past
 the holder's record (released by the system when the process ends, as
@@ -25,10 +26,14 @@ the holder's record (released by the system when the process ends, as
 is written but nothing is excluded. Over NFS, `flock` is as reliable as the
 server's locking.
 
-Standard library only: the CLI may take a lock before Keras is imported.
+The module itself uses the standard library only, so that it runs loaded on
+its own from its file (as the holder processes of its tests load it, without
+Keras); imported as `keras_seqattn._folder_lock`, it imports the package, and
+so Keras, first.
 """
 
 import contextlib
+import itertools
 import json
 import os
 import pathlib
@@ -50,6 +55,7 @@ except ImportError:  # everything else
 SUFFIX = ".keras-seqattn.lock"
 # Windows locks bytes, and a locked byte cannot be read: lock one past the record.
 _WINDOWS_LOCK_OFFSET = 1 << 20
+_ATTEMPTS = 20  # opens of the lock file whose parent another command removed meanwhile
 _HELD = {}  # lock file -> (thread id, descriptor), of the locks this process holds
 _GUARD = threading.Lock()
 
@@ -92,7 +98,7 @@ def hold(folder):
         return
     created = _make_folders(path.parent)
     try:
-        fd, previous = _acquire(path, folder)
+        fd, previous = _acquire(path, folder, created)
     except BaseException:
         _remove_empty(created)
         raise
@@ -119,11 +125,23 @@ def descriptor(folder):
     return fd if fcntl is not None and me == threading.get_ident() else None
 
 
-def _acquire(path, folder):
+def _acquire(path, folder, created):
     """`(fd, previous)`: `path` open, locked and holding this process's record, and
-    the record of the dead holder it took over from (`{}` if none)."""
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    the record of the dead holder it took over from (`{}` if none).
+
+    Parents it has to make again are added to `created` (deepest first).
+    """
+    for attempt in itertools.count():
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            # Another command that made the parents removed them again, empty, as it
+            # failed or finished between our `_make_folders` and this open.
+            if attempt >= _ATTEMPTS:
+                raise
+            made = set(created) | set(_make_folders(path.parent))
+            created[:] = sorted(made, key=lambda p: len(p.parts), reverse=True)
+            continue
         try:
             if not _lock(fd):
                 raise FolderInUseError(_in_use(folder, _read(fd)))

@@ -120,6 +120,23 @@ def test_the_same_thread_holds_again_another_thread_is_refused(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_parents_removed_by_another_command_meanwhile_are_made_again(tmp_path, monkeypatch):
+    # A made runs/, failed and removed it again, empty, just after this command found it.
+    (tmp_path / "runs").mkdir()
+    make_folders = _folder_lock._make_folders
+
+    def then_removed(folder):
+        made = make_folders(folder)
+        (tmp_path / "runs").rmdir()
+        monkeypatch.setattr(_folder_lock, "_make_folders", make_folders)  # once
+        return made
+
+    monkeypatch.setattr(_folder_lock, "_make_folders", then_removed)
+    with hold(tmp_path / "runs" / "x"):
+        assert (tmp_path / "runs" / ".x.keras-seqattn.lock").exists()
+    assert list(tmp_path.iterdir()) == []  # made again by this command, so removed again
+
+
 def test_folders_made_for_the_lock_are_removed_when_left_empty(tmp_path):
     with hold(tmp_path / "a" / "b" / "run"):
         assert (tmp_path / "a" / "b" / ".run.keras-seqattn.lock").exists()
