@@ -25,7 +25,7 @@ def check_images(images, shape=None):
         TypeError: for non-numeric, boolean or complex pixels.
         ValueError: for images of different shapes in one list, a rank other
             than 4, an empty batch or image, another `shape`, and NaN or
-            infinite pixels.
+            infinite pixels (as float32: a float64 one beyond 3.4e38 too).
     """
     images = _as_array(images)
     dtype = images.dtype
@@ -53,12 +53,18 @@ def check_images(images, shape=None):
             f"Expected images of shape {expected}, the model's input; resize them first "
             f"(e.g. `keras.ops.image.resize`). Received: images.shape={images.shape}"
         )
-    if np.issubdtype(dtype, np.floating) and not np.isfinite(images).all():
-        raise ValueError(
-            "Images contain NaN or infinite pixels; replace them (e.g. `np.nan_to_num`) "
-            f"first. Received: {int(np.isnan(images).sum())} NaN and "
-            f"{int(np.isinf(images).sum())} infinite values"
-        )
+    if np.issubdtype(dtype, np.floating):
+        # Checked as the models read them, float32: a float64 pixel beyond
+        # float32's range (3.4e38) is finite here and infinite there.
+        with np.errstate(over="ignore"):
+            read = images.astype("float32") if dtype.itemsize > 4 else images
+        if not np.isfinite(read).all():
+            raise ValueError(
+                "Images contain NaN or infinite pixels (as float32, which the model reads: "
+                "beyond 3.4e38 is infinite); replace them (e.g. `np.nan_to_num`) first. "
+                f"Received: {int(np.isnan(read).sum())} NaN and "
+                f"{int(np.isinf(read).sum())} infinite values"
+            )
     return images
 
 

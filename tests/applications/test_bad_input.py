@@ -114,8 +114,8 @@ def _dataset(*columns):
     return tf.data.Dataset.from_tensor_slices(columns if len(columns) > 1 else columns[0])
 
 
-def _image_with(value):
-    image = np.full((1, 32, 32, 1), 10.0, "float32")
+def _image_with(value, dtype="float32"):
+    image = np.full((1, 32, 32, 1), 10.0, dtype)
     image[0, 0, 0, 0] = value
     return image
 
@@ -263,6 +263,11 @@ CAPTION_CASES = {
         "Received: length_penalty='0.6'$",
     ),
     "inf_pixel": (lambda m: m.caption(_image_with(np.inf)), ValueError, "0 NaN and 1 infinite"),
+    "float64_pixel_beyond_float32": (  # finite as float64, infinite as the model reads it
+        lambda m: m.caption(_image_with(-1e39, "float64")),
+        ValueError,
+        "as float32.*Received: 0 NaN and 1 infinite values$",
+    ),
     "beam_width_0": (
         lambda m: m.caption(IMAGE, beam_width=0),
         ValueError,
@@ -535,6 +540,11 @@ MODEL_CASES = {
         ValueError,
         "NaN or infinite pixels.*Received: 1 NaN and 0 infinite values$",
     ),
+    "vit_predict_float64_beyond_float32": (
+        lambda m: m["VisionTransformer"].predict(_image_with(1e39, "float64"), verbose=0),
+        ValueError,
+        "NaN or infinite pixels.*Received: 0 NaN and 1 infinite values$",
+    ),
     "vit_predict_complex": (
         lambda m: m["VisionTransformer"].predict(IMAGE.astype(complex), verbose=0),
         TypeError,
@@ -620,17 +630,18 @@ MODEL_CASES = {
     "transformer_generation_defaults_beam_width": (
         lambda m: _build("TransformerSeq2Seq", generation_defaults={"beam_width": 0}),
         ValueError,
-        r"\['beam_width'\]` must be an int >= 1. Received: beam_width=0$",
+        r"\['beam_width'\]` must be an int >= 1. Received: generation_defaults\['beam_width'\]=0$",
     ),
     "transformer_generation_defaults_max_length": (
         lambda m: _build("TransformerSeq2Seq", generation_defaults={"max_length": 10_000}),
         ValueError,
-        r"\['max_length'\]` must be an int in \[1, max_target_length=.*Received: max_length=10000$",
+        r"\['max_length'\]` must be at most max_target_length=.*Received: "
+        r"generation_defaults\['max_length'\]=10000$",
     ),
     "transformer_generation_defaults_length_penalty": (
         lambda m: _build("TransformerSeq2Seq", generation_defaults={"length_penalty": "0.6"}),
         ValueError,
-        r"must be a number >= 0. Received: length_penalty='0.6'$",
+        r"must be a finite number >= 0. Received: generation_defaults\['length_penalty'\]='0.6'$",
     ),
     "vit_pixel_mean_wrong_length": (
         lambda m: _build("VisionTransformer", pixel_mean=(0.5, 0.5, 0.5)),
