@@ -154,3 +154,12 @@ def test_dtype_argument_builds_every_layer_under_that_policy(name):
     policies = {layer.dtype_policy.name for layer in model._flatten_layers() if layer.weights}
     assert policies == {"mixed_bfloat16"}
     assert model.get_config() == config
+
+
+@pytest.mark.backend_independent(reason="NumPy arrays only")
+def test_the_float32_copy_casts_only_floating_point_weights():
+    import ml_dtypes
+
+    dtypes = ("float16", ml_dtypes.bfloat16, "float64", "float32", "int32", "int64", "uint8")
+    cast = [_tflite._float32(np.ones(2, dtype)) for dtype in dtypes]
+    assert [w.dtype.name for w in cast] == ["float32"] * 4 + ["int32", "int64", "uint8"]

@@ -56,7 +56,8 @@ def is_float32(model):
 
 
 def float32_twin(model):
-    """A copy of `model` built under the float32 policy, with its weights cast to float32."""
+    """A copy of `model` built under the float32 policy, its floating-point weights cast
+    to float32 (integer weights, a counter or a lookup table, stay as they are)."""
     config = dict(model.get_config(), dtype=TFLITE_DTYPE)
     twin = type(model).from_config(config)
     weights = model.get_weights()
@@ -65,8 +66,16 @@ def float32_twin(model):
             "The float32 copy of the model for TFLite has other weights than the model. "
             f"Received: {len(weights)} weights, the copy {len(twin.weights)}"
         )
-    twin.set_weights([np.asarray(w, TFLITE_DTYPE) for w in weights])
+    twin.set_weights([_float32(w) for w in weights])
     return twin
+
+
+def _float32(weight):
+    weight = np.asarray(weight)
+    # Through Keras's names: NumPy counts ml_dtypes' bfloat16 as no floating type.
+    if keras.backend.is_float_dtype(keras.backend.standardize_dtype(weight.dtype)):
+        return weight.astype(TFLITE_DTYPE)
+    return weight
 
 
 def precision(model):
