@@ -121,7 +121,8 @@ def load_safetensors(path):
     try:
         arrays = load_file(str(path))
     except (SafetensorError, OSError, TypeError) as error:
-        raise _unreadable(path, str(error).splitlines()[0]) from None
+        first = next(iter(str(error).splitlines()), "") or type(error).__name__
+        raise _unreadable(path, first) from None
     # bfloat16 (ml_dtypes) is kind "V"; integers, booleans and strings are not weights.
     not_float = sorted(f"{k}: {v.dtype}" for k, v in arrays.items() if v.dtype.kind in "biucOSU")
     if not_float:
