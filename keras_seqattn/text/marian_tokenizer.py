@@ -26,9 +26,15 @@ def split_pieces(texts, special_tokens, encode):
     """
     tokens = sorted(set(special_tokens), key=len, reverse=True)  # the longest match first
     pattern = "(" + "|".join(re.escape(token) for token in tokens) + ")"
-    marked = tf.strings.regex_replace(texts, pattern, "\x00\\1\x00")
+    # NUL separates the chunks, so the text's own NULs (and the escape character)
+    # are escaped first and restored after the split: a NUL is a character as any
+    # other, which SentencePiece reads as unknown, as MarianTokenizer does.
+    escaped = tf.strings.regex_replace(texts, r"\x01", "\x01\x02")
+    escaped = tf.strings.regex_replace(escaped, r"\x00", "\x01\x03")
+    marked = tf.strings.regex_replace(escaped, pattern, "\x00\\1\x00")
     chunks = tf.strings.split(marked, sep="\x00")  # ragged (batch, chunks)
-    flat = chunks.flat_values  # (chunks,)
+    flat = tf.strings.regex_replace(chunks.flat_values, r"\x01\x03", "\x00")  # (chunks,)
+    flat = tf.strings.regex_replace(flat, r"\x01\x02", "\x01")
     special = tf.reduce_any(tf.equal(flat[:, None], tf.constant(tokens)[None, :]), axis=1)
     text = tf.where(special, "", flat)
     code = tf.strings.regex_replace(text, LANGUAGE_CODE, r"\1")  # (chunks,)

@@ -78,6 +78,9 @@ SPECIAL_TEXTS = [
     "</s>>>de<< seven",
     "seven</S> <s>",
     "<unk><unk>",
+    "seven\x00two",  # NUL (our chunks' separator, escaped): a character as any other
+    "\x00</s>\x00",
+    "seven\x01\x03two\x01\x02",  # the escape's own characters
 ]
 
 
