@@ -551,23 +551,37 @@ def _check_model_options(parser, args):
     """Options of one kind of model given for another (its kind from its config.json)."""
     if args.command == "train":
         return
-    task = _saved_task(args.model_path)
+    message = model_options_error(args, _saved_task(args.model_path))
+    if message:
+        parser.error(message)
+
+
+def model_options_error(args, task):
+    """The usage error of `args` giving options of another kind of model than `task`, or `None`.
+
+    One rule at two moments: here, before Keras, with the task read from the
+    archive (`_saved_task`); where that cannot tell (a subclass of an
+    application), `keras_seqattn.cli` asks again with the loaded model's task.
+    """
+    if args.command == "train" or task is None:
+        return None
     if args.command == "export":
         beams = args.beam_width != EXPORT_BEAMS or args.length_penalty
         flags = "--beam-width and --length-penalty apply"
     else:
         beams, flags = args.beam_width != 1, "--beam-width applies"
     if task == "classification" and beams:
-        parser.error(
+        return (
             f"{flags} to translators and captioners, and {args.model_path!r} is an image "
             f"classifier, which has no search"
         )
     labels = args.command == "export" and (args.labels or args.top_k != EXPORT_TOP_K)
     if task in ("translation", "captioning") and labels:
-        parser.error(
+        return (
             f"--top-k and --labels apply to an image classifier, and {args.model_path!r} is a "
             f"{'translator' if task == 'translation' else 'captioner'}"
         )
+    return None
 
 
 def _saved_task(path):

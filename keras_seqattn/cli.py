@@ -155,12 +155,28 @@ def _train(args):
     return 0
 
 
-def _load(path):
-    """The model at `path` (see `keras_seqattn.saving.load_model`) and its task."""
+def _load(args):
+    """The model at `args.model_path` (`keras_seqattn.saving.load_model`) and its task,
+    once the options are checked against that task (`_check_model_options`)."""
     from keras_seqattn.saving import load_model
 
-    model = load_model(path)
-    return model, task_of(model)
+    model = load_model(args.model_path)
+    task = task_of(model)
+    _check_model_options(args, task)
+    return model, task
+
+
+def _check_model_options(args, task):
+    """Refuses options of another kind of model than `task`, as the grammar does.
+
+    The grammar decides it before Keras, from the task it reads in the archive
+    (`keras_seqattn_cli.model_options_error`), but cannot tell the task of a
+    subclass of an application; so the rule is applied again, with the same
+    message and exit (2), once the model has loaded.
+    """
+    message = keras_seqattn_cli.model_options_error(args, task)
+    if message:
+        keras_seqattn_cli.build_parser().error(message)
 
 
 def task_of(model):
@@ -177,7 +193,7 @@ def task_of(model):
 
 def _predict(args):
     """One output line per input: a translation; `path<TAB>caption`; `path<TAB>class<TAB>p`."""
-    model, kind = _load(args.model_path)
+    model, kind = _load(args)
     if kind == "translation":
         images = [text for text in args.inputs if _is_image_file(text)]
         if images:
@@ -235,7 +251,7 @@ def _read_images(paths, size, channels):
 def _evaluate(args):
     from keras_seqattn import datasets, evaluation
 
-    model, kind = _load(args.model_path)
+    model, kind = _load(args)
     if kind == "translation":
         pairs = datasets.load_translation_pairs(args.dataset, split=args.split)
         scores = evaluation.evaluate_translation(
@@ -264,6 +280,13 @@ def _export(args):
     (`keras_seqattn_cli.check_usage`); `export_model` checks `--out` before
     the model loads.
     """
+    kinds = keras_seqattn_cli.TASKS
+    if keras_seqattn_cli._saved_task(args.model_path) is None and any(
+        keras_seqattn_cli.model_options_error(args, kind) for kind in kinds
+    ):
+        # The grammar could not tell the model's kind, and an option of only some
+        # kinds was given: loaded here to learn it (`export_model` loads it again).
+        _load(args)
     labels = None
     if args.labels:
         with open(args.labels, encoding="utf-8") as file:

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import keras_seqattn_cli
 from keras_seqattn import cli, datasets
 from keras_seqattn.applications import AttentionCaptioner, AttentionSeq2Seq, VisionTransformer
 from keras_seqattn.saving import load_model
@@ -433,6 +434,50 @@ def test_user_error_is_one_line_and_touches_no_file(files, argv, code, message, 
     assert re.search(message, lines[0]), lines[0]
     assert _snapshot(files) == before
     assert not (files / "new_run").exists()
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class SubclassedVit(VisionTransformer):
+    """A subclass of a registered application, whose kind the grammar cannot tell."""
+
+
+@IN_PROCESS
+def test_options_of_another_kind_are_refused_after_a_subclass_loads(tmp_path, capsys):
+    path, out = str(tmp_path / "sub.keras"), str(tmp_path / "export")
+    SubclassedVit(
+        image_size=8, patch_size=4, num_classes=3, hidden_dim=8, num_layers=1, num_heads=2,
+        mlp_dim=8, num_channels=1,
+    ).save(path)  # fmt: skip
+    assert keras_seqattn_cli._saved_task(path) is None  # not a registered application's class
+    refused = (
+        r"--beam-width( applies| and --length-penalty apply) to translators and captioners, and "
+    )
+    for argv in (
+        ["predict", path, "x.png", "--beam-width", "3"],
+        ["evaluate", path, "--dataset", "digits", "--beam-width", "2"],
+        ["export", path, "--out", out, "--beam-width", "2"],
+    ):
+        code, err = _run(argv, capsys)
+        assert code == 2 and err.count("\n") == 1, err  # as the grammar refuses it for a ViT
+        assert re.search(refused + rf"'{re.escape(path)}' is an image classifier", err), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub.keras"]
+
+
+@pytest.mark.backend_independent(reason="the grammar's rule, no model")
+@pytest.mark.parametrize(
+    "argv, task, refused",
+    [
+        (["predict", "m.keras", "x", "--beam-width", "2"], "classification", True),
+        (["predict", "m.keras", "x", "--beam-width", "2"], "translation", False),
+        (["predict", "m.keras", "x", "--beam-width", "2"], None, False),  # told after loading
+        (["export", "m.keras", "--out", "E", "--top-k", "3"], "captioning", True),
+        (["export", "m.keras", "--out", "E", "--top-k", "3"], "classification", False),
+        (["export", "m.keras", "--out", "E"], "translation", False),
+    ],
+)
+def test_the_rule_for_options_of_another_kind(argv, task, refused):
+    args = keras_seqattn_cli.build_parser().parse_args(argv)
+    assert bool(keras_seqattn_cli.model_options_error(args, task)) == refused
 
 
 @IN_PROCESS
