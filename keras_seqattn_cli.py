@@ -32,8 +32,9 @@ BACKENDS = ("tensorflow", "jax", "torch")
 TASKS = ("translation", "captioning", "classification")
 # Third-party applications register under this entry-point group (see `Application`).
 ENTRY_POINT_GROUP = "keras_seqattn.applications"
-# `export`'s defaults, which `check_usage` tells from a value given for the wrong model.
-EXPORT_BEAMS, EXPORT_TOP_K = 4, 5
+# `export`'s default, which `check_usage` tells from a value given for the wrong model
+# (--beam-width and --length-penalty default to None: the model's generation defaults).
+EXPORT_TOP_K = 5
 
 
 class Parser(argparse.ArgumentParser):
@@ -489,10 +490,13 @@ def build_parser():
     export.add_argument(
         "--beam-width",
         type=POSITIVE,
-        default=EXPORT_BEAMS,
-        help="beams of the beam signatures (1: none)",
+        help="beams of the beam signatures (1: none; default: the model's, as translate, else 4)",
     )
-    export.add_argument("--length-penalty", type=NON_NEGATIVE, default=0.0, help="GNMT exponent")
+    export.add_argument(
+        "--length-penalty",
+        type=NON_NEGATIVE,
+        help="length-penalty exponent (default: the model's, as translate, else 0)",
+    )
     export.add_argument("--top-k", type=POSITIVE, default=EXPORT_TOP_K, help="vit: labels returned")
     export.add_argument("--labels", help="vit: a JSON file, the list of class names")
     return parser
@@ -566,7 +570,7 @@ def model_options_error(args, task):
     if args.command == "train" or task is None:
         return None
     if args.command == "export":
-        beams = args.beam_width != EXPORT_BEAMS or args.length_penalty
+        beams = args.beam_width is not None or args.length_penalty is not None
         flags = "--beam-width and --length-penalty apply"
     else:
         beams, flags = args.beam_width != 1, "--beam-width applies"

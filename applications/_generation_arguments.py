@@ -1,8 +1,12 @@
 """`generation_options` and `generation_defaults` of a translation model: checks, config."""
 
-import numbers
-
-from keras_seqattn.generation._decoding import DEFAULT_OPTIONS, check_options
+from keras_seqattn.generation._decoding import (
+    DEFAULT_OPTIONS,
+    check_beam_width,
+    check_length_penalty,
+    check_max_length,
+    check_options,
+)
 
 # What `translate()` uses when a model has no defaults of its own (the lecture's).
 TRANSLATE_DEFAULTS = dict(beam_width=1, length_penalty=0.0, max_length=None)
@@ -33,25 +37,17 @@ def check_generation_defaults(generation_defaults, max_target_length):
             f"Received: generation_defaults={generation_defaults!r}"
         )
     defaults = {**TRANSLATE_DEFAULTS, **generation_defaults}
-    max_length = defaults["max_length"]
-    if max_length is not None and (
-        not _is_int(max_length) or not 1 <= max_length <= max_target_length
-    ):
-        raise ValueError(
-            f"`generation_defaults['max_length']` must be an int in [1, max_target_length="
-            f"{max_target_length}] or None. Received: max_length={max_length!r}"
-        )
-    if not _is_int(defaults["beam_width"]) or defaults["beam_width"] < 1:
-        raise ValueError(
-            "`generation_defaults['beam_width']` must be an int >= 1. "
-            f"Received: beam_width={defaults['beam_width']!r}"
-        )
-    penalty = defaults["length_penalty"]
-    if not isinstance(penalty, numbers.Real) or isinstance(penalty, bool) or not penalty >= 0:
-        raise ValueError(
-            "`generation_defaults['length_penalty']` must be a number >= 0. "
-            f"Received: length_penalty={penalty!r}"
-        )
+    # The engine's checks, one per rule, naming the entry; then this model's own limit.
+    if defaults["max_length"] is not None:
+        check_max_length(defaults["max_length"], "generation_defaults['max_length']")
+        if defaults["max_length"] > max_target_length:
+            raise ValueError(
+                "`generation_defaults['max_length']` must be at most max_target_length="
+                f"{max_target_length}. Received: generation_defaults['max_length']="
+                f"{defaults['max_length']!r}"
+            )
+    check_beam_width(defaults["beam_width"], "generation_defaults['beam_width']")
+    check_length_penalty(defaults["length_penalty"], "generation_defaults['length_penalty']")
     return dict(generation_defaults)
 
 
@@ -78,7 +74,3 @@ def config_entries(options, defaults):
     if defaults:
         config["generation_defaults"] = dict(defaults)
     return config
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

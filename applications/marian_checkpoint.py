@@ -45,9 +45,9 @@ Reference:
     services for the World.
 """
 
-import json
 import pathlib
 
+from keras_seqattn.applications._vit_files import read_json
 from keras_seqattn.applications.marian_generation import (
     checkpoint_generation_config,
     generation_settings,
@@ -110,12 +110,12 @@ def load_marian(path, max_source_length=None, max_target_length=None, model_clas
             f"A MarianMT directory needs {list(_FILES)}; {missing} are missing. "
             f"Received: path={str(path)!r}"
         )
-    config = _read_json(path / "config.json")
-    tokenizer_config = _read_json(path / "tokenizer_config.json", {}, optional=True)
+    config = read_json(path / "config.json")
+    tokenizer_config = _read_optional(path / "tokenizer_config.json", {})
     generation = checkpoint_generation_config(
-        _read_json(path / "generation_config.json", None, optional=True), config
+        _read_optional(path / "generation_config.json", None), config
     )
-    vocabulary = _vocabulary(_read_json(path / "vocab.json"), config)
+    vocabulary = _vocabulary(read_json(path / "vocab.json"), config)
     tokens = {
         key: _token(tokenizer_config.get(key, default))
         for key, default in (("eos_token", "</s>"), ("unk_token", "<unk>"), ("pad_token", "<pad>"))
@@ -240,20 +240,6 @@ def _token(value):
     return value["content"] if isinstance(value, dict) else value
 
 
-def _read_json(path, default=None, optional=False):
-    """A JSON object of the directory; a file that does not parse is named."""
-    if optional and not path.is_file():
-        return default
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(
-            f"{path.name} is not valid JSON ({error}). Received: path={str(path)!r}"
-        ) from error
-    if not isinstance(value, dict):
-        raise ValueError(
-            f"{path.name} must hold a JSON object"
-            + (" mapping pieces to ids" if path.name == "vocab.json" else "")
-            + f". Received: a JSON {type(value).__name__}"
-        )
-    return value
+def _read_optional(path, default):
+    """`read_json(path)`, or `default` when the directory has no such file."""
+    return read_json(path) if path.is_file() else default

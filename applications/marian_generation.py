@@ -21,14 +21,21 @@
   output and cache switches, and the sampling parameters (`temperature`,
   `top_k`, `top_p`, ...) that `_get_logits_processor` only adds when
   `do_sample=True`, which is refused;
-- accepted only at its default (`None` or the value that adds no processor);
+- accepted only at its default (`None` or the value that adds no processor),
+  among them the keys of assisted and speculative decoding, DoLa, contrastive
+  search and compilation, accepted only unset;
 - anything else is refused with a `ValueError` naming the key and value.
 
 Without `generation_config.json`, the same keys are read from `config.json`
 (transformers' `GenerationConfig.from_model_config`), its model keys left out.
+`GENERATION_KEYS` is every key of transformers' `GenerationConfig` (a test
+compares them), so both files are read alike.
 """
 
+import math
 import numbers
+
+from keras_seqattn.generation._decoding import is_int
 
 # Keys whose value cannot change the ids or scores of greedy or beam search.
 _NO_OPS = {
@@ -69,6 +76,30 @@ _DEFAULT_ONLY = {
     "watermarking_config": (),
     "token_healing": (False,),
 }
+# Assisted and speculative decoding, DoLa, contrastive search's low_memory,
+# compilation and caches: other decoding modes or their settings, accepted unset.
+_UNSET_ONLY = {
+    "assistant_confidence_threshold",
+    "assistant_early_exit",
+    "assistant_ensemble_weight",
+    "assistant_lookbehind",
+    "compile_config",
+    "continuous_batching_config",
+    "disable_compile",
+    "dola_layers",
+    "is_assistant",
+    "low_memory",
+    "max_cache_len",
+    "max_matching_ngram_size",
+    "num_assistant_tokens",
+    "num_assistant_tokens_schedule",
+    "prefill_chunk_size",
+    "prompt_lookup_num_tokens",
+    "speculation_type",
+    "target_lookbehind",
+    "use_mtp",
+}
+_DEFAULT_ONLY.update(dict.fromkeys(_UNSET_ONLY, ()))
 _SPECIAL_IDS = ("pad_token_id", "eos_token_id", "decoder_start_token_id", "bos_token_id")
 _APPLIED = {
     "bad_words_ids",
@@ -112,13 +143,12 @@ def generation_settings(generation, target, position_limit, max_target_length):
     _check_special_ids(generation, target)
     get = generation.get
     options = dict(length_penalty_form="power", finished_beams="apart")
-    options.update(_bad_words(get("bad_words_ids"), target.stop_id))
+    options.update(_bad_words(get("bad_words_ids"), target.stop_id, target.vocabulary_size))
     forced = get("forced_eos_token_id")
     if forced not in (None, target.stop_id, [target.stop_id]):
         _refuse("forced_eos_token_id", forced, f"the eos id {target.stop_id} or None")
     options["force_stop_at_end"] = forced is not None
-    penalty = _number(get, "repetition_penalty", 1.0, lambda v: v > 0, "a number > 0")
-    options["repetition_penalty"] = float(penalty)
+    options["repetition_penalty"] = _repetition_penalty(get("repetition_penalty"))
     options["no_repeat_ngram_size"] = _count(get, "no_repeat_ngram_size", 0)
     if get("min_new_tokens") is not None:
         options["min_new_tokens"] = _count(get, "min_new_tokens", 0)
@@ -136,15 +166,19 @@ def generation_settings(generation, target, position_limit, max_target_length):
     beams = _count(get, "num_beams", 1)
     if beams < 1:
         _refuse("num_beams", beams, "an int >= 1")
-    length_penalty = _number(get, "length_penalty", 1.0, lambda v: v >= 0, "a number >= 0")
+    length_penalty = _number(
+        get, "length_penalty", 1.0, lambda v: 0 <= v < math.inf, "a finite number >= 0"
+    )
     if get("max_new_tokens") is not None:
         max_length = _count(get, "max_new_tokens", 0)
+        if max_length < 1:  # GenerationConfig.validate refuses it too
+            _refuse("max_new_tokens", max_length, "an int >= 1")
     elif get("max_length") is not None:
         max_length = _count(get, "max_length", 0) - 1  # transformers counts the start token
+        if max_length < 1:
+            _refuse("max_length", get("max_length"), "at least 2 (1 new token)")
     else:  # transformers' default: 20 new tokens, within the positions
         max_length = min(20, position_limit - 1)
-    if max_length < 1:
-        _refuse("max_length", get("max_length"), "at least 2 (1 new token)")
     defaults = dict(
         beam_width=beams,
         length_penalty=float(length_penalty),
@@ -194,13 +228,24 @@ def _check_special_ids(generation, target):
             _refuse("bos_token_id", bos, f"the decoder start {target.start_id}, without one")
 
 
-def _bad_words(words, stop_id):
+def _bad_words(words, stop_id, vocabulary_size):
     if words is None:
         return dict(suppressed_ids=(), bad_words=())
-    if not isinstance(words, list) or not all(
-        isinstance(w, list) and w and all(_is_int(i) and i >= 0 for i in w) for w in words
+    # NoBadWordsLogitsProcessor refuses an empty list and ids < 0, and its
+    # SequenceBiasLogitsProcessor ids >= the vocabulary size.
+    if (
+        not isinstance(words, list)
+        or not words
+        or not all(
+            isinstance(w, list) and w and all(is_int(i) and 0 <= i < vocabulary_size for i in w)
+            for w in words
+        )
     ):
-        _refuse("bad_words_ids", words, "a list of lists of token ids")
+        _refuse(
+            "bad_words_ids",
+            words,
+            f"a non-empty list of non-empty lists of token ids in [0, {vocabulary_size})",
+        )
     # NoBadWordsLogitsProcessor drops a one-token [eos] word.
     single = tuple(w[0] for w in words if len(w) == 1 and w[0] != stop_id)
     longer = tuple(tuple(w) for w in words if len(w) > 1)
@@ -211,7 +256,7 @@ def _count(get, key, default):
     value = get(key)
     if value is None:
         return default
-    if not _is_int(value) or value < 0:
+    if not is_int(value) or value < 0:
         _refuse(key, value, "an int >= 0")
     return int(value)
 
@@ -225,8 +270,14 @@ def _number(get, key, default, valid, expected):
     return value
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def _repetition_penalty(value):
+    """RepetitionPenaltyLogitsProcessor's: a float > 0 (a JSON `2` is an int, which it
+    refuses), added only when it is not 1, so an int 1 adds nothing and passes."""
+    if value is None or (is_int(value) and value == 1):
+        return 1.0
+    if not isinstance(value, float) or not value > 0:
+        _refuse("repetition_penalty", value, "a float > 0 (a JSON number with a point: 2.0)")
+    return value
 
 
 def _refuse(key, value, expected):

@@ -325,6 +325,11 @@ USAGE_CASES = [
      "--beam-width", "2"], JAX, "--beam-width applies to translators and captioners"),
     ("export beams of a vit", ["export", "{root}/vit.keras", "--out", NEW, "--length-penalty",
      "0.6"], JAX, "--beam-width and --length-penalty apply to translators and captioners"),
+    # Given, even at the value a translator without generation defaults would get.
+    ("export 4 beams of a vit", ["export", "{root}/vit.keras", "--out", NEW, "--beam-width",
+     "4"], JAX, "--beam-width and --length-penalty apply to translators and captioners"),
+    ("export no penalty for a vit", ["export", "{root}/vit.keras", "--out", NEW,
+     "--length-penalty", "0"], JAX, "--beam-width and --length-penalty apply to translators"),
     ("export labels of a translator", ["export", "{root}/translator.keras", "--out", NEW,
      "--labels", "labels.json"], JAX,
      r"--top-k and --labels apply to an image classifier, and '.*/translator.keras' is a "

@@ -11,6 +11,10 @@ import keras
 
 from keras_seqattn import _folder_lock
 from keras_seqattn.export import _staging, _subprocess
+from keras_seqattn.generation._decoding import check_beam_width, check_length_penalty
+
+# The search of the `beam` signatures of a model without `generation_defaults`.
+SEARCH_DEFAULTS = dict(beam_width=4, length_penalty=0.0)
 
 
 def export_model(
@@ -19,8 +23,8 @@ def export_model(
     tflite=False,
     quantize=None,
     overwrite=False,
-    beam_width=4,
-    length_penalty=0.0,
+    beam_width=None,
+    length_penalty=None,
     top_k=5,
     label_names=None,
 ):
@@ -63,12 +67,15 @@ def export_model(
             to the TFLite model. Defaults to `None`.
         overwrite: bool, replace an earlier export at `out`. Defaults to `False`.
         beam_width: int, the beams of the `beam` signatures; `1` leaves them
-            out. Defaults to `4`.
+            out. Defaults to `None`: the model's `generation_defaults` (a
+            converted MarianMT model's `num_beams`, what `translate()` uses),
+            else `4`.
         length_penalty: float, GNMT length-penalty exponent of beam search
             (the exponent of `length ** alpha` for a model whose
             `generation_options` say `length_penalty_form="power"`, as a
-            converted MarianMT model's, whose Hugging Face default is `1.0`).
-            Defaults to `0.0`.
+            converted MarianMT model's). Defaults to `None`: the model's
+            `generation_defaults` likewise, else `0.0`. `export.json` records
+            the values used.
         top_k: int, the labels the image classifier returns. Defaults to `5`.
         label_names: list of str, the name of each class (image classifier).
             Defaults to `None` (the model's `label_names`, if any).
@@ -150,20 +157,18 @@ def _check_options(tflite, quantize, overwrite, beam_width, length_penalty, top_
             "`quantize` applies to the TFLite model; pass tflite=True. "
             f"Received: quantize={quantize!r}"
         )
-    if not isinstance(beam_width, int) or isinstance(beam_width, bool) or beam_width < 1:
-        raise ValueError(f"`beam_width` must be an int >= 1. Received: beam_width={beam_width!r}")
-    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)):
-        raise ValueError(f"`length_penalty` must be a number. Received: {length_penalty=}")
-    if not length_penalty >= 0:
-        raise ValueError(f"`length_penalty` must be >= 0. Received: {length_penalty=}")
+    if beam_width is not None:
+        check_beam_width(beam_width)
+    if length_penalty is not None:
+        check_length_penalty(length_penalty)
     if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
         raise ValueError(f"`top_k` must be a positive int. Received: top_k={top_k!r}")
     return dict(
         tflite=bool(tflite),
         quantize=quantize,
         overwrite=bool(overwrite),
-        beam_width=beam_width,
-        length_penalty=float(length_penalty),
+        beam_width=None if beam_width is None else int(beam_width),
+        length_penalty=None if length_penalty is None else float(length_penalty),
         top_k=top_k,
         label_names=None if label_names is None else [str(n) for n in label_names],
     )
@@ -219,10 +224,22 @@ def _plan(model, options):
     task = _task(model)
     if task == "classification":
         return vision_plan(model, options["top_k"], options["label_names"])
-    generation = dict(beam_width=options["beam_width"], length_penalty=options["length_penalty"])
+    generation = search_settings(model, options["beam_width"], options["length_penalty"])
     if task == "captioning":
         return captioning_plan(model, **generation)
     return translation_plan(model, **generation)
+
+
+def search_settings(model, beam_width=None, length_penalty=None):
+    """The `beam_width` and `length_penalty` of the export: each given one, else the
+    model's `generation_defaults` (what `translate()` uses), else `SEARCH_DEFAULTS`."""
+    defaults = {**SEARCH_DEFAULTS, **(getattr(model, "generation_defaults", None) or {})}
+    return dict(
+        beam_width=defaults["beam_width"] if beam_width is None else beam_width,
+        length_penalty=float(
+            defaults["length_penalty"] if length_penalty is None else length_penalty
+        ),
+    )
 
 
 def _write(model, out, options):

@@ -17,24 +17,38 @@ def validate_arguments(start_id, stop_id, max_length, beam_width, length_penalty
         ("stop_id", stop_id),
         ("pad_id", pad_id),
     ):
-        if not _is_int(value):
+        if not is_int(value):
             raise ValueError(f"`{name}` must be an int token id. Received: {name}={value!r}")
-    if not _is_int(max_length) or max_length < 1:
-        raise ValueError(f"`max_length` must be an int >= 1. Received: max_length={max_length!r}")
-    if not _is_int(beam_width) or beam_width < 1:
-        raise ValueError(f"`beam_width` must be an int >= 1. Received: beam_width={beam_width!r}")
+    check_max_length(max_length)
+    check_beam_width(beam_width)
+    check_length_penalty(length_penalty)
+
+
+# One check per rule; `name` lets a caller name where the value came from
+# (`generation_defaults['beam_width']`).
+def check_max_length(max_length, name="max_length"):
+    if not is_int(max_length) or max_length < 1:
+        raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={max_length!r}")
+
+
+def check_beam_width(beam_width, name="beam_width"):
+    if not is_int(beam_width) or beam_width < 1:
+        raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={beam_width!r}")
+
+
+def check_length_penalty(length_penalty, name="length_penalty"):
     if (
         not isinstance(length_penalty, numbers.Real)
         or isinstance(length_penalty, bool)
         or not 0 <= length_penalty < math.inf  # also rejects NaN
     ):
         raise ValueError(
-            "`length_penalty` must be a finite number >= 0. "
-            f"Received: length_penalty={length_penalty!r}"
+            f"`{name}` must be a finite number >= 0. Received: {name}={length_penalty!r}"
         )
 
 
-def _is_int(value):
+def is_int(value):
+    """A Python or NumPy int, not a bool (which `numbers.Integral` also holds)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -160,7 +174,7 @@ def check_options(options):
         )
     options = {**DEFAULT_OPTIONS, **options}
     suppressed = options["suppressed_ids"]
-    if not isinstance(suppressed, (tuple, list)) or not all(_is_int(i) for i in suppressed):
+    if not isinstance(suppressed, (tuple, list)) or not all(is_int(i) for i in suppressed):
         raise ValueError(
             "`suppressed_ids` must be a tuple of int token ids. "
             f"Received: suppressed_ids={suppressed!r}"
@@ -168,7 +182,7 @@ def check_options(options):
     options["suppressed_ids"] = tuple(int(i) for i in suppressed)
     words = options["bad_words"]
     if not isinstance(words, (tuple, list)) or not all(
-        isinstance(w, (tuple, list)) and len(w) >= 2 and all(_is_int(i) for i in w) for w in words
+        isinstance(w, (tuple, list)) and len(w) >= 2 and all(is_int(i) for i in w) for w in words
     ):
         raise ValueError(
             "`bad_words` must be a tuple of tuples of 2 or more int token ids (one-id "
@@ -182,7 +196,7 @@ def check_options(options):
         )
     options["repetition_penalty"] = float(penalty)
     for key in ("no_repeat_ngram_size", "min_new_tokens"):
-        if not _is_int(options[key]) or options[key] < 0:
+        if not is_int(options[key]) or options[key] < 0:
             raise ValueError(f"`{key}` must be an int >= 0. Received: {key}={options[key]!r}")
     for key, allowed in (
         ("force_stop_at_end", (True, False)),

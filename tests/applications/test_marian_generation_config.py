@@ -14,7 +14,11 @@ import numpy as np
 import pytest
 
 from keras_seqattn.applications import TransformerSeq2Seq
-from keras_seqattn.applications.marian_generation import generation_settings
+from keras_seqattn.applications.marian_generation import (
+    GENERATION_KEYS,
+    checkpoint_generation_config,
+    generation_settings,
+)
 from tests.applications.test_marian_checkpoint import TEXTS
 
 torch = pytest.importorskip("torch")
@@ -148,11 +152,71 @@ def test_directory_generation_config_sets_translate_defaults(marian_dir, tmp_pat
         (dict(forced_eos_token_id=5), "forced_eos_token_id=5"),
         (dict(bad_words_ids=[5]), r"bad_words_ids=\[5\]"),
         (dict(renormalize_logits="yes"), "renormalize_logits='yes'"),
+        # JSON's Infinity and NaN parse; the search refuses them, so the load does.
+        (dict(length_penalty=float("inf")), "finite number >= 0. Received: length_penalty=inf"),
+        (dict(length_penalty=float("nan")), "length_penalty=nan"),
+        (
+            dict(max_new_tokens=0),
+            "`max_new_tokens` must be an int >= 1. Received: max_new_tokens=0",
+        ),
+        (dict(max_length=1), "`max_length` must be at least 2"),
+        # What transformers' generate() refuses, refused here too rather than ignored.
+        (dict(bad_words_ids=[]), r"`bad_words_ids` must be a non-empty list.*=\[\]$"),
+        (dict(bad_words_ids=[[5], [10**6]]), r"in \[0, \d+\)\. Received: .*\[1000000\]\]$"),
+        (dict(bad_words_ids=[[5, -1]]), r"bad_words_ids=\[\[5, -1\]\]$"),
+        (dict(repetition_penalty=2), "a float > 0.*Received: repetition_penalty=2$"),
+        (dict(repetition_penalty=float("nan")), "repetition_penalty=nan"),
+        # Other decoding modes, accepted only unset.
+        (dict(dola_layers="high"), "dola_layers='high'"),
+        (dict(prompt_lookup_num_tokens=3), "prompt_lookup_num_tokens=3"),
+        (dict(low_memory=True), "low_memory=True"),
     ],
 )
 def test_generation_config_keys_not_applied_are_refused_by_name(marian_model, keys, message):
     with pytest.raises(ValueError, match=message):
         generation_settings(keys, marian_model.target_tokenizer, 64, 32)
+
+
+def test_generation_keys_are_transformers_generation_config_keys():
+    # A key transformers adds must be classified (applied, checked, no-op or refused
+    # unless unset) before both files are read alike.
+    import transformers
+
+    assert set(transformers.GenerationConfig().to_dict()) == GENERATION_KEYS
+
+
+def test_config_json_fallback_refuses_as_generation_config_json(marian_model):
+    # Without generation_config.json, config.json's generation keys are read alike.
+    generation = checkpoint_generation_config(None, {"d_model": 16, "dola_layers": "low"})
+    assert generation == {"dola_layers": "low"}
+    with pytest.raises(ValueError, match="dola_layers='low'"):
+        generation_settings(generation, marian_model.target_tokenizer, 64, 32)
+
+
+def test_values_generate_accepts_are_accepted(marian_model):
+    # An int 1 adds no RepetitionPenaltyLogitsProcessor, so transformers takes it.
+    options, _ = generation_settings(
+        dict(repetition_penalty=1, dola_layers=None), marian_model.target_tokenizer, 64, 32
+    )
+    assert options["repetition_penalty"] == 1.0
+
+
+def test_export_searches_as_translate_by_default(marian_dir, tmp_path):
+    # export_model's beam_width and length_penalty default to the model's
+    # generation_defaults, so its `beam` signature is what translate() gives.
+    from keras_seqattn.applications._generation_arguments import resolve
+    from keras_seqattn.export.export_model import search_settings
+
+    copy = tmp_path / "edited"
+    shutil.copytree(marian_dir, copy)
+    generation = json.loads((copy / "generation_config.json").read_text())
+    generation.update(num_beams=3, length_penalty=0.7)
+    (copy / "generation_config.json").write_text(json.dumps(generation))
+    model = TransformerSeq2Seq.from_pretrained(copy, max_source_length=16, max_target_length=16)
+    _, beam_width, length_penalty = resolve(model.generation_defaults, None, None, None)
+    assert search_settings(model) == dict(beam_width=beam_width, length_penalty=length_penalty)
+    assert search_settings(model) == dict(beam_width=3, length_penalty=0.7)
+    assert search_settings(model, 1, 0.0) == dict(beam_width=1, length_penalty=0.0)
 
 
 def test_refusal_at_load_time(marian_dir, tmp_path):
@@ -171,7 +235,7 @@ def test_invalid_json_names_the_file(marian_dir, tmp_path, name):
     copy = tmp_path / "edited"
     shutil.copytree(marian_dir, copy)
     (copy / name).write_text('{"d_model": 16,')
-    with pytest.raises(ValueError, match=f"^{name} is not valid JSON"):
+    with pytest.raises(ValueError, match=f"{name} is not valid JSON. Received: .* at line 1"):
         TransformerSeq2Seq.from_pretrained(copy)
 
 
@@ -180,6 +244,6 @@ def test_vocabulary_that_is_not_an_object_is_refused(marian_dir, tmp_path):
     shutil.copytree(marian_dir, copy)
     (copy / "vocab.json").write_text("[]")
     with pytest.raises(
-        ValueError, match="vocab.json must hold a JSON object mapping pieces to ids"
+        ValueError, match="vocab.json must hold a JSON object. Received: a JSON list"
     ):
         TransformerSeq2Seq.from_pretrained(copy)

@@ -12,6 +12,7 @@ import tensorflow as tf
 from keras_seqattn import cli
 from keras_seqattn.applications import Seq2SeqRNN
 from keras_seqattn.export import _tflite, export_model
+from keras_seqattn.export.export_model import search_settings
 from tests.export.export_checks import assert_builtin_ops, randomize, serve
 
 PAIRS = [("forty two", "42"), ("seven", "7"), ("one hundred", "100"), ("three", "3")]
@@ -54,12 +55,19 @@ def test_out_that_no_export_replaces_says_choose_another_path(tmp_path, kind):
         (dict(quantize="int4", tflite=True), "`quantize` must be"),
         (dict(quantize="float16"), "pass tflite=True"),
         (dict(beam_width=0), "`beam_width` must be an int >= 1"),
-        (dict(length_penalty=-1.0), "`length_penalty` must be >= 0"),
+        (dict(length_penalty=-1.0), "`length_penalty` must be a finite number >= 0"),
+        (dict(length_penalty=float("inf")), "Received: length_penalty=inf"),
     ],
 )
 def test_bad_options(tmp_path, options, message):
     with pytest.raises(ValueError, match=message):
         export_model(_tiny_model(), tmp_path / "out", **options)
+
+
+def test_model_without_generation_defaults_searches_with_4_beams():
+    # A converted MarianMT model's own are tested with it (test_marian_generation_config.py).
+    assert search_settings(_tiny_model()) == dict(beam_width=4, length_penalty=0.0)
+    assert search_settings(_tiny_model(), length_penalty=0.6)["length_penalty"] == 0.6
 
 
 def test_cli_reports_errors_in_one_line(tmp_path):

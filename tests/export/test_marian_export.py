@@ -36,7 +36,7 @@ def exported(tmp_path_factory):
     make_marian_directory(folder, generation=GENERATION)
     model = TransformerSeq2Seq.from_pretrained(folder, max_source_length=16, max_target_length=12)
     out = folder.parent / "export"
-    export_model(model, out, tflite=True, beam_width=3, length_penalty=1.0)
+    export_model(model, out, tflite=True)  # beams and penalty: the checkpoint's, as translate()
     source_ids = model.tokenize_sources(TEXTS)
     padded = np.full((1, model.max_source_length), model.source_tokenizer.pad_id, "int32")
     padded[0, : source_ids.shape[1]] = source_ids[0]
@@ -106,6 +106,7 @@ def test_signatures_and_files(exported):
         tokenizer.pad_id,
     )
     assert info["generation_options"]["finished_beams"] == "apart"
+    assert (info["beam_width"], info["length_penalty"]) == (3, 1.0)  # the checkpoint's
     assert exported["report"]["modules"] == []  # the server never imported keras_seqattn
 
 

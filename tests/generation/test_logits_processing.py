@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 
 VOCAB, ROWS, MAX_LENGTH = 12, 6, 8
 STOP, START = 0, VOCAB - 1
-TARGET = types.SimpleNamespace(stop_id=STOP, pad_id=START, start_id=START)
+TARGET = types.SimpleNamespace(stop_id=STOP, pad_id=START, start_id=START, vocabulary_size=VOCAB)
 
 CASES = {
     # log_softmax again after the processors: it matters where ids were banned.
