@@ -440,6 +440,12 @@ def _add_train(commands):
         _TASK_OPTIONS[app.task](parser)
 
 
+# predict's and evaluate's --beam-width: not given, the model's own default holds.
+_BEAMS_HELP = (
+    "beams, 1: greedy (default: the model's, greedy or a converted checkpoint's num_beams)"
+)
+
+
 def build_parser():
     """The whole command-line grammar; importing nothing of Keras."""
     parser = Parser(
@@ -464,7 +470,7 @@ def build_parser():
     predict.add_argument(
         "inputs", nargs="+", metavar="input", help="texts, or image files (captioners, vit)"
     )
-    predict.add_argument("--beam-width", type=POSITIVE, default=1, help="beams (1: greedy)")
+    predict.add_argument("--beam-width", type=POSITIVE, help=_BEAMS_HELP)
 
     evaluate = commands.add_parser(
         "evaluate", help="score a saved model on a dataset split", formatter_class=formatter
@@ -473,7 +479,7 @@ def build_parser():
     evaluate.add_argument("--dataset", required=True, help="a dataset of the model's kind")
     evaluate.add_argument("--split", default="test", help="split, e.g. test or validation[:500]")
     evaluate.add_argument("--limit", type=POSITIVE, help="score the first N examples")
-    evaluate.add_argument("--beam-width", type=POSITIVE, default=1, help="beams (1: greedy)")
+    evaluate.add_argument("--beam-width", type=POSITIVE, help=_BEAMS_HELP)
 
     export = commands.add_parser(
         "export",
@@ -573,7 +579,7 @@ def model_options_error(args, task):
         beams = args.beam_width is not None or args.length_penalty is not None
         flags = "--beam-width and --length-penalty apply"
     else:
-        beams, flags = args.beam_width != 1, "--beam-width applies"
+        beams, flags = args.beam_width is not None, "--beam-width applies"
     if task == "classification" and beams:
         return (
             f"{flags} to translators and captioners, and {args.model_path!r} is an image "

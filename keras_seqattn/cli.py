@@ -201,12 +201,15 @@ def _predict(args):
                 f"This model translates text; {images[0]!r} is an image file. Give it the "
                 f"texts to translate (a model from `train vit` or a captioner reads images)."
             )
-        for text in model.translate(args.inputs, beam_width=args.beam_width).text:
+        beams = {} if args.beam_width is None else {"beam_width": args.beam_width}
+        for text in model.translate(args.inputs, **beams).text:
             print(text)
         return 0
     if kind == "captioning":
         images = _read_images(args.inputs, model.image_size, model.num_channels)
-        for path, text in zip(args.inputs, model.caption(images, beam_width=args.beam_width).text):
+        for path, text in zip(
+            args.inputs, model.caption(images, beam_width=args.beam_width or 1).text
+        ):
             print(f"{path}\t{text}")
         return 0
     import numpy as np
@@ -262,7 +265,7 @@ def _evaluate(args):
         datasets.check_caption_pairs(datasets.prepare(args.dataset))
         examples = datasets.load(args.dataset, split=args.split)
         scores = evaluation.evaluate_captioning(
-            model, examples, limit=args.limit, beam_width=args.beam_width
+            model, examples, limit=args.limit, beam_width=args.beam_width or 1
         )
         keys = ("exact_match", "bleu", "cider", "attention_localization", "count")
     else:

@@ -10,7 +10,7 @@ def _decode(value):
 
 
 def evaluate_translation(
-    model, pairs, batch_size=256, beam_width=1, length_penalty=0.0, limit=None
+    model, pairs, batch_size=256, beam_width=None, length_penalty=None, limit=None
 ):
     """Translates every source of `pairs` and scores the outputs.
 
@@ -18,8 +18,10 @@ def evaluate_translation(
         model: a `Seq2SeqModel` (any translation application).
         pairs: `tf.data.Dataset` of `(source, target)` strings, or a list of pairs.
         batch_size: int, sources translated per call.
-        beam_width: int, 1 for greedy search.
-        length_penalty: float, GNMT length penalty for beam search.
+        beam_width: int, 1 for greedy search. Defaults to `None`: the model's
+            `translate()` default (greedy; a converted checkpoint's `num_beams`).
+        length_penalty: float, length penalty for beam search. Defaults to
+            `None`: the model's `translate()` default.
         limit: optional int, score only the first `limit` pairs.
 
     Returns:
@@ -37,11 +39,10 @@ def evaluate_translation(
             break
     predictions = []
     for start in range(0, len(sources), batch_size):
-        result = model.translate(
-            sources[start : start + batch_size],
-            beam_width=beam_width,
-            length_penalty=length_penalty,
-        )
+        # Only what was given: a converted checkpoint's defaults hold otherwise.
+        given = dict(beam_width=beam_width, length_penalty=length_penalty)
+        given = {key: value for key, value in given.items() if value is not None}
+        result = model.translate(sources[start : start + batch_size], **given)
         predictions.extend(result.text)
     return {
         "exact_match": exact_match(predictions, references),

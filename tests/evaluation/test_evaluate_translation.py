@@ -1,7 +1,13 @@
+import types
+
 import pytest
 import sacrebleu
 
-from keras_seqattn.evaluation import exact_match_by_length, quality_by_length
+from keras_seqattn.evaluation import (
+    evaluate_translation,
+    exact_match_by_length,
+    quality_by_length,
+)
 
 pytestmark = pytest.mark.backend_independent(reason="metrics on strings; no Keras backend involved")
 
@@ -36,3 +42,24 @@ def test_empty_buckets_are_left_out_and_exact_match_by_length_agrees():
 def test_bucket_edges_must_increase():
     with pytest.raises(ValueError, match=r"increasing ints >= 1. Received: bucket_edges=\(5, 5\)"):
         quality_by_length(EXAMPLES, bucket_edges=(5, 5))
+
+
+class _Recorder:
+    """A translator that answers with its sources and records translate()'s arguments."""
+
+    def __init__(self):
+        self.calls = []
+
+    def translate(self, texts, **arguments):
+        self.calls.append(arguments)
+        return types.SimpleNamespace(text=list(texts))
+
+
+def test_search_settings_not_given_are_left_to_the_model():
+    """A converted checkpoint's translate() defaults to its num_beams and length
+    penalty: evaluating it without settings must score what translate() gives."""
+    model, pairs = _Recorder(), [("one", "one"), ("two", "deux")]
+    scores = evaluate_translation(model, pairs)
+    assert model.calls == [{}] and scores["exact_match"] == 0.5
+    evaluate_translation(model, pairs, beam_width=3, length_penalty=0.6)
+    assert model.calls[-1] == {"beam_width": 3, "length_penalty": 0.6}
