@@ -31,7 +31,7 @@ def check_images(images, shape=None):
     dtype = images.dtype
     if not np.issubdtype(dtype, np.number) or np.iscomplexobj(images):
         raise TypeError(
-            "Expected real-valued pixels (uint8, or floats on the 0-255 scale). "
+            "Expected numeric, real-valued pixels (uint8, or floats on the 0-255 scale). "
             f"Received: images.dtype={dtype}"
         )
     expected = "(batch, height, width, channels)" if shape is None else f"(batch, {_dims(shape)})"
