@@ -21,12 +21,14 @@ import os
 import pathlib
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 
 BACKENDS = ("tensorflow", "jax", "torch")
 REPO = pathlib.Path(__file__).resolve().parents[1]
+# Each pass's junit report stays here after the run (per-test times for issue
+# work: which tests cost what, per backend).
+REPORTS = REPO / ".test_reports"
 # The test cache that tests/conftest.py points TFDS at.
 TFDS_DATA_DIR = str(REPO / ".test_data" / "tensorflow_datasets")
 PREPARE = (
@@ -102,19 +104,19 @@ def main(argv=None):
         print("could not generate the embedded datasets; see the error above")
         return 1
     results = {}
-    with tempfile.TemporaryDirectory() as report_dir:
-        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-            futures = {
-                pool.submit(run_backend, backend, pytest_args, report_dir, jobs == 1): backend
-                for backend in backends
-            }
-            for future in concurrent.futures.as_completed(futures):
-                backend = futures[future]
-                results[backend] = future.result()
-                if jobs > 1:
-                    print(f"\n===== KERAS_BACKEND={backend} =====\n{results[backend][3]}", end="")
-                    print("", flush=True)
-        results = {backend: results[backend] for backend in backends}
+    REPORTS.mkdir(exist_ok=True)
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        futures = {
+            pool.submit(run_backend, backend, pytest_args, REPORTS, jobs == 1): backend
+            for backend in backends
+        }
+        for future in concurrent.futures.as_completed(futures):
+            backend = futures[future]
+            results[backend] = future.result()
+            if jobs > 1:
+                print(f"\n===== KERAS_BACKEND={backend} =====\n{results[backend][3]}", end="")
+                print("", flush=True)
+    results = {backend: results[backend] for backend in backends}
 
     print("\n===== summary per backend =====")
     totals = [0, 0, 0]
