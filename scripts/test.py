@@ -12,7 +12,8 @@ The backend passes run side by side (`--jobs`, default: all at once): small
 models leave a core idle much of the time while Python and the compilers work,
 and with every pass started together no core idles through a last pass alone.
 Each pass's output is printed whole when it ends. The embedded datasets are
-generated first, once, so that no two passes write the same files.
+generated first, once (two processes, every other dataset each), so that no two
+passes write the same files.
 """
 
 import argparse
@@ -31,9 +32,14 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 REPORTS = REPO / ".test_reports"
 # The test cache that tests/conftest.py points TFDS at.
 TFDS_DATA_DIR = str(REPO / ".test_data" / "tensorflow_datasets")
+# Two processes share the embedded datasets, every other one each (CI has two
+# cores; one process took 178 s there, most of it in Python, not in I/O).
+PREPARERS = 2
 PREPARE = (
+    "import sys\n"
     "from keras_seqattn import datasets\n"
-    "for name in datasets.EMBEDDED_DATASETS:\n"
+    "part, parts = int(sys.argv[1]), int(sys.argv[2])\n"
+    "for name in datasets.EMBEDDED_DATASETS[part::parts]:\n"
     "    datasets.prepare(name)\n"
 )
 
@@ -72,7 +78,12 @@ def prepare_datasets():
     """Generates every embedded dataset into the test cache, once, before the passes."""
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
     start = time.perf_counter()
-    code = subprocess.call([sys.executable, "-c", PREPARE], env=env)
+    processes = [
+        subprocess.Popen([sys.executable, "-c", PREPARE, str(part), str(PREPARERS)], env=env)
+        for part in range(PREPARERS)
+    ]
+    codes = [process.wait() for process in processes]
+    code = next((code for code in codes if code != 0), 0)
     print(f"embedded datasets ready in {time.perf_counter() - start:.0f}s", flush=True)
     return code
 
