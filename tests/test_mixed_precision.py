@@ -6,9 +6,15 @@ model's choice is clear: until the first step where its two best next tokens are
 closer than `MARGIN` in log-probability, a gap half precision cannot blur.
 
 On TensorFlow, the mixed model's `model.tflite` (converted as `export_model`
-converts it) runs in LiteRT and must give the float32 model's outputs: TFLite
-takes no bfloat16 and no float16 graph, so the export converts a float32 copy.
+converts it) must be the float32 model's: TFLite takes no bfloat16 and no
+float16 graph, so the export converts a float32 copy. Every case checks that
+copy; one case per TFLite plan converts it and runs it in LiteRT (`CONVERTED`).
+
+The float32 model both policies compare with is trained once per application
+(`_float32_reference`).
 """
+
+import functools
 
 import keras
 import numpy as np
@@ -62,21 +68,33 @@ def _fit_steps(model, steps=2):
     return model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0).history["loss"]
 
 
+# The mixed models converted and run in LiteRT: one per TFLite plan (translation,
+# captioning, classification), recurrent and Transformer, both policies. What a
+# mixed model's `model.tflite` is, the float32 copy, is checked for every case;
+# that copy is the float32 model bit for bit, whose own `model.tflite` every
+# application runs in LiteRT in tests/export/test_every_application_export.py.
+CONVERTED = {
+    ("Seq2SeqRNN", "mixed_bfloat16"),  # a GRU's TensorList, which takes no bfloat16
+    ("TransformerSeq2Seq", "mixed_float16"),  # float16 MatMuls, which TFLite refuses
+    ("AttentionCaptioner", "mixed_float16"),  # export_model converts a bfloat16 captioner
+    ("VisionTransformer", "mixed_bfloat16"),
+}
+
+
 def _check_tflite(name, policy, mixed, full, inputs, expected):
     """The mixed model's `model.tflite` is the float32 model: its weights, its outputs.
 
     Every case checks the float32 copy that the export converts (the float32
-    model's class, config and weights, bit for bit). A conversion costs seconds, and
-    both policies' copies are that one model, so each application is converted and
-    run in LiteRT under one policy, alternating along the registry (both policies
-    convert): ids equal to the float32 Keras model's, probabilities and scores close.
+    model's class, config and weights, bit for bit). A conversion costs seconds, so
+    the `CONVERTED` cases convert and run it in LiteRT: ids equal to the float32
+    Keras model's, probabilities and scores close.
     """
     twin = _tflite.Float32Model(mixed).get()
     assert type(twin) is type(full) and twin.dtype_policy.name == "float32"
     assert {**twin.get_config(), "name": ""} == {**full.get_config(), "name": ""}
     for a, b in zip(twin.get_weights(), full.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    if policy != POLICIES[list(tiny_models.BUILDS).index(name) % 2]:
+    if (name, policy) not in CONVERTED:
         return
     litert, ops = litert_outputs(mixed, inputs)
     assert_builtin_ops(ops)
@@ -102,30 +120,48 @@ def _cases():
             yield pytest.param(name, policy, marks=marks)
 
 
-@pytest.mark.parametrize(("name", "policy"), _cases())
-def test_mixed_precision_trains_and_generates_as_float32(name, policy, tmp_path):
+@functools.cache
+def _float32_reference(name):
+    """`(weights, inputs, expected, steps)` of the float32 model that both policies'
+    cases compare with: trained once per application, as NumPy (no model outlives
+    its test's `clear_session`). `expected` is the ViT's logits or the generated
+    output; `steps` are `_decisive_steps()` (`None` for the ViT)."""
     keras.utils.set_random_seed(0)
     full = tiny_models.BUILDS[name]()
     _fit_steps(full, steps=24)  # so that its choices are not all ties
     inputs = tiny_models.generation_inputs(full)
+    if isinstance(full, applications.VisionTransformer):
+        logits = np.asarray(full.predict_on_batch(inputs), "float64")
+        return full.get_weights(), inputs, logits, None
+    expected = getattr(full, _generate(full))(inputs)
+    steps = _decisive_steps(full, inputs, expected.ids)
+    assert sum(steps) > 0, f"{name}: no decisive step in {expected.ids}"
+    return full.get_weights(), inputs, expected, steps
+
+
+def _generate(model):
+    return "translate" if hasattr(model, "translate") else "caption"
+
+
+@pytest.mark.parametrize(("name", "policy"), _cases())
+def test_mixed_precision_trains_and_generates_as_float32(name, policy, tmp_path):
+    weights, inputs, expected, steps = _float32_reference(name)
+    full = tiny_models.BUILDS[name]()  # the float32 model again, for the TFLite checks
+    full.set_weights(weights)
     with policy_scope(policy):
         mixed = tiny_models.BUILDS[name]()
     assert mixed.compute_dtype == policy.split("_")[1]
     assert {v.dtype for v in mixed.trainable_variables} == {"float32"}
-    mixed.set_weights(full.get_weights())
+    mixed.set_weights(weights)
 
     if isinstance(full, applications.VisionTransformer):
-        expected, got = (np.asarray(m.predict_on_batch(inputs), "float64") for m in (full, mixed))
+        got = np.asarray(mixed.predict_on_batch(inputs), "float64")
         top2 = np.sort(expected, -1)[:, -2:]
         clear = top2[:, 1] - top2[:, 0] >= MARGIN
         np.testing.assert_array_equal(got.argmax(-1)[clear], expected.argmax(-1)[clear])
         np.testing.assert_allclose(got, expected, atol=0.1)
     else:
-        generate = "translate" if hasattr(full, "translate") else "caption"
-        expected = getattr(full, generate)(inputs)
-        got = getattr(mixed, generate)(inputs)
-        steps = _decisive_steps(full, inputs, expected.ids)
-        assert sum(steps) > 0, f"{name}: no decisive step in {expected.ids}"
+        got = getattr(mixed, _generate(mixed))(inputs)
         for row, n in enumerate(steps):
             np.testing.assert_array_equal(got.ids[row, :n], expected.ids[row, :n])
         assert np.isfinite(got.scores).all() and got.scores.dtype == np.float32

@@ -1,8 +1,9 @@
 """A model trained under a mixed precision policy exports and serves float32 inputs.
 
 Its `model.tflite` computes in float32 (TFLite takes no bfloat16 and no float16
-graph): `tests/test_mixed_precision.py` runs it in LiteRT for every application
-under both policies; here one export writes it beside the SavedModel.
+graph): `tests/test_mixed_precision.py` checks its float32 copy for every
+application under both policies and runs one per TFLite plan in LiteRT; here one
+export writes it beside the SavedModel.
 """
 
 import json
