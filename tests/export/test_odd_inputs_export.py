@@ -17,15 +17,12 @@ import numpy as np
 import pytest
 
 from keras_seqattn import cli
-from keras_seqattn.applications import AttentionSeq2Seq
-from keras_seqattn.export import export_model
-from tests.export.export_checks import litert_client, randomize, serve
+from tests.export.export_checks import litert_client, serve
 
 pytestmark = pytest.mark.only_backend(
     "tensorflow", reason="exports run on the TensorFlow backend; other backends re-run it there"
 )
 
-PAIRS = [("forty two", "42"), ("seven", "7"), ("one hundred", "100"), ("three", "3")]
 # case: (text as translate() takes it, the byte where UTF-8 stops, or None if it is UTF-8)
 CASES = {
     "empty": ("", None),
@@ -56,13 +53,9 @@ def _sent(text):
 
 
 @pytest.fixture(scope="module")
-def both_paths(tmp_path_factory):
-    model = AttentionSeq2Seq.from_corpus(
-        PAIRS, source_mode="word_piece", target_mode="character", embedding_dim=8, hidden_dim=8
-    )
-    randomize(model)
-    folder = tmp_path_factory.mktemp("odd_inputs")
-    export_model(model, folder / "export", beam_width=1)
+def both_paths(subword_export):
+    # A random word-piece Seq2SeqRNN, exported once for this file and the subword test.
+    model, folder = subword_export("word_piece")["model"], subword_export("word_piece")["folder"]
     valid = [name for name, (_, byte) in CASES.items() if byte is None]
     arrays = {"valid": np.array([_sent(CASES[name][0]) for name in valid])}
     calls = [("serving_default", {"text": "valid"})]
@@ -71,7 +64,6 @@ def both_paths(tmp_path_factory):
             arrays[f"case{index}"] = np.array([b"seven", _sent(text)])
             calls.append(("serving_default", {"text": f"case{index}"}))
     outputs, report = serve(folder / "export", arrays, calls)
-    model.save(folder / "model.keras")
     client = litert_client(folder / "export")
     return dict(
         model=model, valid=valid, outputs=outputs, report=report, folder=folder, client=client

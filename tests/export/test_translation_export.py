@@ -9,78 +9,21 @@ import sys
 import numpy as np
 import pytest
 
-from keras_seqattn.applications import AttentionSeq2Seq, Seq2SeqRNN
+from keras_seqattn.applications import Seq2SeqRNN
 from keras_seqattn.export import export_model
-from tests.export.export_checks import assert_builtin_ops, litert_client, randomize, serve
+from tests.export.export_checks import assert_builtin_ops, litert_client, serve
 
 pytestmark = pytest.mark.only_backend(
     "tensorflow", reason="exports run on the TensorFlow backend; other backends re-run it there"
 )
 
 PAIRS = [("forty two", "42"), ("seven", "7"), ("one hundred", "100"), ("three", "3")]
-TEXTS = ["forty two", "seven", "Three hundred"]
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    model = AttentionSeq2Seq.from_corpus(
-        PAIRS, source_mode="character", target_mode="character", embedding_dim=8, hidden_dim=8
-    )
-    randomize(model)
-    out = tmp_path_factory.mktemp("translation") / "export"
-    export_model(model, out, tflite=True, beam_width=2)
-    with pytest.warns(UserWarning, match="truncated"):  # "Three hundred": 13 > 12
-        source_ids = model.tokenize_sources(TEXTS)
-    padded = np.zeros((1, model.max_source_length), "int32")
-    padded[0, : source_ids.shape[1]] = source_ids[0]
-    settings = dict(
-        max_length=model.max_target_length,
-        start_id=model.target_tokenizer.start_id,
-        stop_id=model.target_tokenizer.stop_id,
-    )
-    with pytest.warns(UserWarning, match="truncated"):
-        greedy = model.translate(TEXTS)
-    keras = {
-        "greedy": greedy,
-        "beam": model.generate_ids(source_ids, beam_width=2, **settings),
-        "padded": model.generate_ids(padded, **settings),
-    }
-    arrays = {
-        "texts": np.array(TEXTS),
-        "source_ids": source_ids,
-        "float_ids": source_ids.astype("float32"),
-        "too_long": np.ones((1, model.max_source_length + 1), "int32"),
-        "padded": padded,
-        # Not UTF-8: an invalid byte, a lone surrogate (as Python's surrogatepass writes it).
-        "not_utf8": np.array(
-            [b"forty two", b"forty \xff", "\ud800".encode("utf-8", "surrogatepass")]
-        ),
-        "no_positions": np.zeros((2, 0), "int32"),
-        "no_text": np.zeros((0,), "S1"),
-        "no_ids": np.zeros((0, source_ids.shape[1]), "int32"),
-        "negative": np.where(source_ids > 0, -source_ids, 0).astype("int32"),
-        "too_big": np.full_like(source_ids, model.source_tokenizer.vocabulary_size),
-    }
-    calls = [
-        ("serving_default", {"text": "texts"}),
-        ("beam", {"text": "texts"}),
-        ("token_ids", {"source_ids": "source_ids"}),
-        ("token_ids_beam", {"source_ids": "source_ids"}),
-        ("attention", {"source_ids": "source_ids"}),
-        ("token_ids", {"source_ids": "float_ids"}),
-        ("token_ids", {"source_ids": "too_long"}),
-        ("serving_default", {"text": "not_utf8"}),
-        ("token_ids", {"source_ids": "no_positions"}),
-        ("serving_default", {"text": "no_text"}),
-        ("beam", {"text": "no_text"}),
-        ("token_ids", {"source_ids": "no_ids"}),
-        ("token_ids_beam", {"source_ids": "no_ids"}),
-        ("attention", {"source_ids": "no_ids"}),
-        ("token_ids", {"source_ids": "negative"}),
-        ("token_ids", {"source_ids": "too_big"}),
-    ]
-    outputs, report = serve(out, arrays, calls, tflite=[("model.tflite", {"source_ids": "padded"})])
-    return dict(model=model, out=out, keras=keras, outputs=outputs, report=report)
+@pytest.fixture
+def exported(translation_export):
+    """conftest.py's AttentionSeq2Seq export, served (test_long_decoding_export reads it too)."""
+    return translation_export
 
 
 def test_signatures_and_files(exported):
@@ -184,36 +127,21 @@ def test_text_that_is_not_utf8_and_rows_of_no_position_fail_at_the_signature(exp
     assert "source_ids must have at least 1 position" in report["error_8"]
 
 
-SUBWORD_PAIRS = [
-    ("forty two", "zweiundvierzig"),
-    ("seven hundred", "siebenhundert"),
-    ("Forty-seven", "siebenundvierzig"),
-    ("two hundred and seven", "zweihundertsieben"),
-]
 # Unknown characters, punctuation, case and spacing, which each tokenizer treats
 # its own way; the graph must treat them the same way.
 SUBWORD_TEXTS = ["forty two", "  SEVEN hundred!", "Straße zwölf", "two-hundred", ""]
 
 
 @pytest.mark.parametrize("mode", ["word_piece", "sentence_piece"])
-def test_subword_sources_take_strings_in_the_saved_model(tmp_path, mode):
-    model = Seq2SeqRNN.from_corpus(
-        SUBWORD_PAIRS,
-        source_mode=mode,
-        target_mode=mode,
-        vocabulary_size=40,
-        embedding_dim=8,
-        hidden_dim=8,
-        max_source_length=24,
-    )
-    randomize(model)
-    export_model(model, tmp_path / "export", beam_width=1, tflite=True)
-    metadata = json.loads((tmp_path / "export" / "export.json").read_text())
+def test_subword_sources_take_strings_in_the_saved_model(subword_export, mode):
+    """A random Seq2SeqRNN of subword sources and targets (conftest.py's, shared)."""
+    model, out = subword_export(mode)["model"], subword_export(mode)["out"]
+    metadata = json.loads((out / "export.json").read_text())
     assert metadata["signatures"] == ["serving_default", "token_ids"]
     assert metadata["notes"] == []
     arrays = {"texts": np.array(SUBWORD_TEXTS), "no_texts": np.zeros((0,), "S1")}
     calls = [("serving_default", {"text": "texts"}), ("serving_default", {"text": "no_texts"})]
-    outputs, report = serve(tmp_path / "export", arrays, calls)
+    outputs, report = serve(out, arrays, calls)
     assert "error_1" not in report, report["error_1"]  # Seq2SeqRNN's loop took no empty batch
     assert outputs["1/ids"].shape == (0, model.max_target_length)
     assert outputs["1/text"].shape == outputs["1/scores"].shape == (0,)
@@ -222,7 +150,7 @@ def test_subword_sources_take_strings_in_the_saved_model(tmp_path, mode):
     assert list(outputs["0/text"]) == expected.text
     assert len(set(expected.text)) > 1, "random weights gave one translation for every input"
     # serving.md's LiteRT client tokenises with the files beside the model, as Keras does.
-    client = litert_client(tmp_path / "export", translate=True)
+    client = litert_client(out, translate=True)
     for text, ids, translation in zip(SUBWORD_TEXTS, expected.ids, expected.text):
         source_ids = client["source_ids"](text)
         keras_ids = model.tokenize_sources([text])
