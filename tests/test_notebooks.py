@@ -6,6 +6,7 @@ notebook is executed headlessly, in a kernel subprocess, with `SEQATTN_SMALL=1`
 (a few dozen examples, one epoch, tiny sizes), on the embedded datasets. Their
 public-data branches (`USE_PUBLIC_DATA = True`: TED talks, COCO, CIFAR-10) run
 too, on random examples from `tfds.testing.mock_data`, as there is no network.
+All of them share one kernel (see `executed`), each from a clean namespace.
 """
 
 import pathlib
@@ -68,26 +69,114 @@ def test_notebook_matches_its_jupytext_source(name):
     assert f"{BADGE}{name}.ipynb" in committed.cells[0].source
 
 
+SMALL_TEST = "test_notebook_runs_in_small_mode"
+PUBLIC_TEST = "test_public_data_branches_run_on_mock_data"
+
+
+@pytest.fixture(scope="module")
+def executed(request, tmp_path_factory):
+    """Runs the selected notebooks, then the public branches, in one kernel.
+
+    One kernel, and so one import of TensorFlow and the package, for all of them:
+    that import is most of a small notebook's time. Each notebook starts from an
+    empty namespace (`%reset -f`), a fresh Keras session and a folder of its own,
+    as in a kernel of its own. A failing notebook is recorded and the next one
+    runs. Returns `{"small": {name: (notebook, error)}, "public": {name: error}}`.
+    """
+    selected = [item for item in request.session.items if item.module is request.module]
+    names = [
+        item.callspec.params["name"]
+        for item in selected
+        if item.originalname == SMALL_TEST and not item.get_closest_marker("skip")
+    ]
+    public = any(
+        item.originalname == PUBLIC_TEST and not item.get_closest_marker("skip")
+        for item in selected
+    )
+    root = tmp_path_factory.mktemp("notebooks")
+    blocks = []  # (kind, name, cells)
+    for name in names:
+        notebook = nbformat.read(COLAB / f"{name}.ipynb", as_version=4)
+        folder = root / name
+        folder.mkdir()
+        blocks.append(("small", name, [_fresh_start_cell(folder), *notebook.cells]))
+    if public:
+        data_dir = root / "tensorflow_datasets"
+        _write_public_metadata(data_dir)
+        public_names = [
+            n for n in NOTEBOOKS if "USE_PUBLIC_DATA" in (COLAB / f"{n}.py").read_text()
+        ]
+        assert len(public_names) == len(NOTEBOOKS) - 1  # all but the quickstart
+        for name in public_names:
+            folder = root / f"public_{name}"
+            folder.mkdir()
+            cells = _public_branch_cells(name, data_dir)
+            blocks.append(("public", name, [_fresh_start_cell(folder), *cells]))
+    notebook = nbformat.v4.new_notebook(cells=[cell for *_, cells in blocks for cell in cells])
+    notebook.metadata.kernelspec = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    results = {"small": {}, "public": {}}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQATTN_SMALL", "1")
+        patch.setenv("KERAS_BACKEND", "tensorflow")
+        if "vit" in names:  # Its fine-tuning branch, on a tiny local checkpoint for the Hub's.
+            patch.setenv("SEQATTN_PRETRAINED", _tiny_vit_checkpoint(root / "vit_checkpoint"))
+        # The kernel (this interpreter's python3 kernel, the installed package) inherits
+        # this environment, TFDS_DATA_DIR of conftest.py included. Only the vit
+        # notebook reads SEQATTN_PRETRAINED, in a cell after its public branch's end.
+        client = nbclient.NotebookClient(
+            notebook,
+            timeout=300,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(root)}},
+        )
+        client.reset_execution_trackers()
+        index = 0
+        with client.setup_kernel():
+            for kind, name, cells in blocks:
+                error = None
+                for cell in cells:
+                    try:
+                        client.execute_cell(cell, index)
+                    except CellExecutionError as raised:
+                        error = raised
+                        break
+                    finally:
+                        index += 1
+                if error is not None and kind == "public":  # Leave mock data for the next.
+                    client.execute_cell(cells[-1], index)
+                    index += 1
+                if kind == "small":
+                    results[kind][name] = (nbformat.v4.new_notebook(cells=cells[1:]), error)
+                else:
+                    results[kind][name] = error
+    return results
+
+
+def _fresh_start_cell(folder):
+    """A cell that leaves the kernel as a new one would be, working in `folder`."""
+    return nbformat.v4.new_code_cell(
+        "%reset -f\n"
+        "import os as _os, sys as _sys\n"
+        f"_os.chdir({str(folder)!r})\n"
+        "if 'keras' in _sys.modules:\n"
+        "    _sys.modules['keras'].backend.clear_session()\n"
+        "del _os, _sys"
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.own_processes(
-    reason="each notebook runs in its own kernel, on TensorFlow; one backend keeps CI short"
+    reason="the notebooks run in a kernel of their own, on TensorFlow; one backend keeps CI short"
 )
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs_in_small_mode(name, tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQATTN_SMALL", "1")
-    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
-    if name == "vit":  # Its fine-tuning branch, on a tiny local checkpoint for the Hub's.
-        monkeypatch.setenv("SEQATTN_PRETRAINED", _tiny_vit_checkpoint(tmp_path / "vit"))
-    # The kernel (this interpreter's python3 kernel, the installed package) inherits
-    # this environment, TFDS_DATA_DIR of conftest.py included.
-    notebook = nbformat.read(COLAB / f"{name}.ipynb", as_version=4)
-    client = nbclient.NotebookClient(
-        notebook,
-        timeout=300,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    client.execute()  # a failing cell raises CellExecutionError
+def test_notebook_runs_in_small_mode(name, executed):
+    notebook, error = executed["small"][name]
+    if error is not None:  # a failing cell
+        pytest.fail(f"colab/{name}.ipynb, in small mode: {error}")
     images = [
         output
         for cell in notebook.cells
@@ -201,36 +290,9 @@ public_data_mock.__enter__()
 @pytest.mark.own_processes(
     reason="the notebooks run in a kernel of their own, on TensorFlow; one backend keeps CI short"
 )
-def test_public_data_branches_run_on_mock_data(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQATTN_SMALL", "1")
-    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
-    data_dir = tmp_path / "tensorflow_datasets"
-    _write_public_metadata(data_dir)
-    names = [name for name in NOTEBOOKS if "USE_PUBLIC_DATA" in (COLAB / f"{name}.py").read_text()]
-    assert len(names) == len(NOTEBOOKS) - 1  # all but the quickstart
-    # One kernel for all of them: a kernel and TensorFlow start once, not 8 times.
-    blocks = [(name, _public_branch_cells(name, data_dir)) for name in names]
-    notebook = nbformat.v4.new_notebook(cells=[cell for _, cells in blocks for cell in cells])
-    notebook.metadata.kernelspec = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    client = nbclient.NotebookClient(
-        notebook,
-        timeout=300,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
+def test_public_data_branches_run_on_mock_data(executed):
+    failed = {name: error for name, error in executed["public"].items() if error is not None}
+    assert executed["public"] and not failed, "\n".join(
+        f"colab/{name}.py with USE_PUBLIC_DATA = True, on mock data: {error}"
+        for name, error in failed.items()
     )
-    client.reset_execution_trackers()
-    index = 0
-    with client.setup_kernel():
-        for name, cells in blocks:
-            for cell in cells:
-                try:
-                    client.execute_cell(cell, index)
-                except CellExecutionError as error:
-                    pytest.fail(
-                        f"colab/{name}.py with USE_PUBLIC_DATA = True, on mock data: {error}"
-                    )
-                index += 1
