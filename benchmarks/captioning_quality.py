@@ -50,6 +50,9 @@ def run(model_name, args, workdir):
                 f"Received: {args.transformer_config}"
             )
         sizes = dict(CONFIGS[args.transformer_config])
+        if args.smoke:  # one block a side, as narrow as the smoke's RNNs
+            sizes.update(hidden_dim=16, num_encoder_layers=1, num_decoder_layers=1)
+            sizes.update(num_heads=2, intermediate_dim=32)
     learning_rate = args.learning_rate
     if model_name == "TransformerCaptioner":
         import keras

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.test_benchmarks import REPO, run_smoke
+from tests.test_benchmarks import REPO, smoke_output
 
 # benchmarks/machine_efficiency.py --smoke sizes.
 SMOKE = dict(
@@ -55,8 +55,8 @@ def test_flop_count_matches_closed_form():
 
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
-def test_machine_efficiency_smoke(tmp_path):
-    run_smoke("machine_efficiency.py", tmp_path)
+def test_machine_efficiency_smoke(request):
+    tmp_path = smoke_output(request, "machine_efficiency")
     report = json.loads((tmp_path / "machine_efficiency_smoke.json").read_text())
     [result] = report["results"]
     assert result["backend"] == "tensorflow", result.get("error")
@@ -78,8 +78,8 @@ def test_machine_efficiency_smoke(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
-def test_backend_throughput_smoke(tmp_path):
-    run_smoke("backend_throughput.py", tmp_path)
+def test_backend_throughput_smoke(request):
+    tmp_path = smoke_output(request, "backend_throughput")
     report = json.loads((tmp_path / "backend_throughput_smoke.json").read_text())
     rows = report["results"]
     assert [(r["backend"], r["jit_compile"]) for r in rows] == [

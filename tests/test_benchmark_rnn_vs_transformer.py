@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from tests.test_benchmarks import run_smoke
+from tests.test_benchmarks import smoke_output
 
 
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
-def test_rnn_vs_transformer_smoke(tmp_path):
-    run_smoke("rnn_vs_transformer.py", tmp_path)
+def test_rnn_vs_transformer_smoke(request):
+    tmp_path = smoke_output(request, "rnn_vs_transformer")
     report = json.loads((tmp_path / "rnn_vs_transformer_smoke.json").read_text())
     rnn, transformer = (
         report["parameters"]["AttentionSeq2Seq"],

@@ -1,4 +1,10 @@
-"""Every benchmark script runs in its smoke mode, so none can rot unnoticed."""
+"""Every benchmark script runs in its smoke mode, so none can rot unnoticed.
+
+The smokes of the tests selected run together, in one process
+(`benchmarks/smokes.py`, each script as its own `__main__`), the first time a
+test asks for its output: TensorFlow and Keras are imported once, not once a
+script. Each test then checks its own script's outputs and fails alone.
+"""
 
 import json
 import os
@@ -9,6 +15,43 @@ import sys
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+# Test `test_<key>_smoke` -> its runs: (run name, script, arguments after `--smoke --out`,
+# and optionally files to copy when the run ends, as `benchmarks/smokes.py` takes them).
+SMOKES = {
+    "seq2seq_quality": [
+        ("seq2seq_quality", "seq2seq_quality.py", ["--dataset", "date_normalization"])
+    ],
+    "vit_digits": [("vit_digits", "vit_digits.py", [])],
+    "captioning_quality": [("captioning_quality", "captioning_quality.py", [])],
+    "transformer_speed": [("transformer_speed", "transformer_speed.py", [])],
+    "export_latency": [("export_latency", "export_latency.py", [])],
+    "graph_tokenizer": [("graph_tokenizer", "graph_tokenizer.py", [])],
+    "backend_parity": [
+        (
+            "backend_parity",
+            "backend_parity.py",
+            ["--apps", "AttentionSeq2Seq,RNNCaptioner,VisionTransformer"],  # one of each kind
+        )
+    ],
+    "long_inputs": [
+        (
+            "long_inputs",
+            "long_inputs.py",
+            ["--models", "TransformerSeq2Seq,AttentionSeq2Seq"],
+            {"long_inputs_smoke.json": "long_inputs_smoke_first.json"},  # before the merge
+        ),
+        (
+            "long_inputs_merge",
+            "long_inputs.py",
+            ["--models", "Seq2SeqRNN,LuongSeq2Seq", "--merge"],
+        ),
+    ],
+    "gpu": [("gpu", "gpu.py", [])],
+    "rnn_vs_transformer": [("rnn_vs_transformer", "rnn_vs_transformer.py", [])],
+    "machine_efficiency": [("machine_efficiency", "machine_efficiency.py", [])],
+    "backend_throughput": [("backend_throughput", "backend_throughput.py", [])],
+}
+_FOLDERS = {}  # SMOKES key -> the --out folder of its runs, once they ran
 
 
 def run_smoke(script, out, *args):
@@ -24,10 +67,45 @@ def run_smoke(script, out, *args):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+def smoke_output(request, key):
+    """The `--out` folder of `SMOKES[key]`'s runs; fails with the traceback of a failed run.
+
+    The first call runs the smokes of every selected test that has not run yet,
+    one process for all (on TensorFlow), so a test run alone runs only its own.
+    """
+    if key not in _FOLDERS:
+        selected = {item.name for item in request.session.items}
+        keys = [k for k in SMOKES if k not in _FOLDERS and f"test_{k}_smoke" in selected]
+        keys += [] if key in keys else [key]
+        root = request.getfixturevalue("tmp_path_factory").mktemp("smokes")
+        runs = [
+            dict(
+                name=name, script=script, args=args, out=str(root / k), keep=keep[0] if keep else {}
+            )
+            for k in keys
+            for name, script, args, *keep in SMOKES[k]
+        ]
+        (root / "runs.json").write_text(json.dumps(runs))
+        done = subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "smokes.py"), str(root / "runs.json")],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+            timeout=900 * len(runs),
+        )
+        assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-3000:]
+        _FOLDERS.update({k: root / k for k in keys})
+    folder = _FOLDERS[key]
+    for name, *_ in SMOKES[key]:
+        record = json.loads((folder / f"smoke_{name}.json").read_text())
+        assert record["ok"], f"{record['traceback']}\n{record['output_tail']}"
+    return folder
+
+
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
-def test_seq2seq_quality_smoke(tmp_path):
-    run_smoke("seq2seq_quality.py", tmp_path, "--dataset", "date_normalization")
+def test_seq2seq_quality_smoke(request):
+    tmp_path = smoke_output(request, "seq2seq_quality")
     report = json.loads((tmp_path / "seq2seq_quality_tensorflow_smoke.json").read_text())
     models = [r["model"] for r in report["results"]]
     assert models == ["Seq2SeqRNN", "AttentionSeq2Seq", "TransformerSeq2Seq"]
@@ -38,8 +116,8 @@ def test_seq2seq_quality_smoke(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
-def test_vit_digits_smoke(tmp_path):
-    run_smoke("vit_digits.py", tmp_path)
+def test_vit_digits_smoke(request):
+    tmp_path = smoke_output(request, "vit_digits")
     report = json.loads((tmp_path / "vit_digits_tensorflow_smoke.json").read_text())
     assert [r["model"] for r in report["results"]] == [
         "VisionTransformer/vit_micro_digits",
@@ -51,8 +129,8 @@ def test_vit_digits_smoke(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
-def test_captioning_quality_smoke(tmp_path):
-    run_smoke("captioning_quality.py", tmp_path)
+def test_captioning_quality_smoke(request):
+    tmp_path = smoke_output(request, "captioning_quality")
     report = json.loads((tmp_path / "captioning_quality_tensorflow_smoke.json").read_text())
     models = [r["model"] for r in report["results"]]
     assert models == ["RNNCaptioner", "AttentionCaptioner", "TransformerCaptioner"]
@@ -63,8 +141,8 @@ def test_captioning_quality_smoke(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
-def test_transformer_speed_smoke(tmp_path):
-    run_smoke("transformer_speed.py", tmp_path)
+def test_transformer_speed_smoke(request):
+    tmp_path = smoke_output(request, "transformer_speed")
     report = json.loads((tmp_path / "transformer_speed_tensorflow_smoke.json").read_text())
     assert [r["measure"] for r in report["layers"]["results"]] == ["train_step", "forward"]
     assert [r["tokens"] for r in report["generation"]["results"]] == [4, 8]
@@ -76,8 +154,8 @@ def test_transformer_speed_smoke(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
-def test_export_latency_smoke(tmp_path):
-    run_smoke("export_latency.py", tmp_path)
+def test_export_latency_smoke(request):
+    tmp_path = smoke_output(request, "export_latency")
     report = json.loads((tmp_path / "export_latency_tensorflow_smoke.json").read_text())
     assert [r["model"] for r in report["results"]] == [
         "VisionTransformer",
@@ -97,8 +175,8 @@ def test_export_latency_smoke(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
-def test_graph_tokenizer_smoke(tmp_path):
-    run_smoke("graph_tokenizer.py", tmp_path)
+def test_graph_tokenizer_smoke(request):
+    tmp_path = smoke_output(request, "graph_tokenizer")
     report = json.loads((tmp_path / "graph_tokenizer_tensorflow_smoke.json").read_text())
     modes = [(r["mode"], r["lowercase"]) for r in report["results"]]
     assert modes == [
@@ -114,9 +192,9 @@ def test_graph_tokenizer_smoke(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, one worker per backend")
-def test_backend_parity_smoke(tmp_path):
-    apps = ["AttentionSeq2Seq", "RNNCaptioner", "VisionTransformer"]  # one of each kind
-    run_smoke("backend_parity.py", tmp_path, "--apps", ",".join(apps))
+def test_backend_parity_smoke(request):
+    tmp_path = smoke_output(request, "backend_parity")
+    apps = ["AttentionSeq2Seq", "RNNCaptioner", "VisionTransformer"]  # SMOKES' --apps
     report = json.loads((tmp_path / "backend_parity_smoke.json").read_text())
     rows = report["results"]
     assert [(r["application"], r["backend"]) for r in rows] == [
@@ -136,10 +214,9 @@ def test_backend_parity_smoke(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
-def test_long_inputs_smoke(tmp_path):
-    run_smoke("long_inputs.py", tmp_path, "--models", "TransformerSeq2Seq,AttentionSeq2Seq")
-    first = json.loads((tmp_path / "long_inputs_smoke.json").read_text())
-    run_smoke("long_inputs.py", tmp_path, "--models", "Seq2SeqRNN,LuongSeq2Seq", "--merge")
+def test_long_inputs_smoke(request):
+    tmp_path = smoke_output(request, "long_inputs")
+    first = json.loads((tmp_path / "long_inputs_smoke_first.json").read_text())
     report = json.loads((tmp_path / "long_inputs_smoke.json").read_text())
     results = report["results"]
     assert [(r["model"], r["train_max_length"]) for r in results] == [
@@ -168,13 +245,19 @@ def test_long_inputs_smoke(tmp_path):
 
 
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
-def test_gpu_smoke(tmp_path):
-    run_smoke("gpu.py", tmp_path)
+def test_gpu_smoke(request):
+    tmp_path = smoke_output(request, "gpu")
     (result,) = json.loads((tmp_path / "gpu_smoke.json").read_text())["results"]
     assert result["backend"] == "tensorflow" and result["device"]
     assert set(result["matmul_peak_gflops"]) == {"float32", "mixed_bfloat16"}
     rows = {(r["model"], r["policy"]): r for r in result["rows"]}
-    assert len(rows) == 8  # four models under two policies
+    # Each of the four models once, the two policies taken in turn (gpu.SMOKE_POLICY).
+    assert sorted(rows) == [
+        ("AttentionSeq2Seq", "float32"),
+        ("TransformerCaptioner", "float32"),
+        ("TransformerSeq2Seq", "mixed_bfloat16"),
+        ("VisionTransformer", "mixed_bfloat16"),
+    ]
     for (model, _), row in rows.items():
         assert row["step_ms"] > 0 and row["examples_per_s"] > 0, row
         # The decoder's scan has no XLA form on TensorFlow: that model runs without.
