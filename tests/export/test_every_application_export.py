@@ -8,6 +8,11 @@ greedy tokens exactly, and every signature answers an empty batch with empty
 outputs of its dtypes and shapes. Beam search and bad input share their code
 with AttentionSeq2Seq and AttentionCaptioner and are checked in their files
 (the empty batch too, with Seq2SeqRNN and the ViT).
+
+TransformerSeq2Seq's `.tflite` is the dynamic-range quantised one (one export
+fewer): its greedy tokens must still be Keras's exactly. The float32 TFLite of a
+TransformerSeq2Seq is checked with the converted MarianMT model
+(test_marian_export.py).
 """
 
 import numpy as np
@@ -36,10 +41,18 @@ def _images():
     return np.random.default_rng(0).integers(0, 256, (3, 16, 16, 1)).astype("uint8")
 
 
-def transformer_seq2seq(**sizes):
-    sizes = dict(dict(hidden_dim=8, num_layers=1, num_heads=2, intermediate_dim=8), **sizes)
+def transformer_seq2seq():
+    # Wide enough that the converter quantises its matrices: dynamic-range
+    # quantisation leaves tensors of fewer than 1,024 elements in float32.
     model = TransformerSeq2Seq.from_corpus(
-        PAIRS, source_mode="character", target_mode="character", dropout=0.0, **sizes
+        PAIRS,
+        source_mode="character",
+        target_mode="character",
+        dropout=0.0,
+        hidden_dim=32,
+        num_layers=1,
+        num_heads=2,
+        intermediate_dim=64,
     )
     return overfit(model, PAIRS)
 
@@ -137,42 +150,69 @@ def _captioning_case(model):
     return keras, arrays, calls + empty, tflite
 
 
-# name: (builder, case, signatures, attention shape after (batch, L), or None)
+# name: (builder, case, signatures, attention shape after (batch, L), or None, quantize)
 APPLICATIONS = {
     "TransformerSeq2Seq": (
         transformer_seq2seq,
         _translation_case,
         {"serving_default", "token_ids", "attention"},
         [2, None],  # (batch, L, heads, S)
+        "dynamic",
     ),
     "LuongSeq2Seq": (
         luong_seq2seq,
         _translation_case,
         {"serving_default", "token_ids", "attention"},
         None,  # (batch, L, S): one map, no heads
+        None,
     ),
-    "RNNCaptioner": (rnn_captioner, _captioning_case, {"serving_default", "image_bytes"}, None),
+    "RNNCaptioner": (
+        rnn_captioner,
+        _captioning_case,
+        {"serving_default", "image_bytes"},
+        None,
+        None,
+    ),
     "TransformerCaptioner": (
         transformer_captioner,
         _captioning_case,
         {"serving_default", "image_bytes", "attention"},
         [2, 4],  # (batch, L, heads, N): a 2x2 grid of 8x8 patches
+        None,
     ),
 }
 
 
-@pytest.fixture(scope="module", params=list(APPLICATIONS))
-def exported(request, tmp_path_factory):
-    build, case, signatures, attention = APPLICATIONS[request.param]
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """`exports(name)`: the application exported and served, built once for the module."""
+    built = {}
+
+    def get(name):
+        if name not in built:
+            built[name] = _export_and_serve(name, tmp_path_factory)
+        return built[name]
+
+    return get
+
+
+@pytest.fixture(params=list(APPLICATIONS))
+def exported(request, exports):
+    return exports(request.param)
+
+
+def _export_and_serve(name, tmp_path_factory):
+    build, case, signatures, attention, quantize = APPLICATIONS[name]
     model = build()
-    out = tmp_path_factory.mktemp(request.param) / "export"
-    export_model(model, out, tflite=True, beam_width=1)  # beam search: the other files
+    out = tmp_path_factory.mktemp(name) / "export"
+    # Greedy only: beam search is checked in the other files.
+    export_model(model, out, tflite=True, quantize=quantize, beam_width=1)
     keras, arrays, calls, tflite = case(model)
     # Calls 0, 1 (and 2, attention) on real inputs; then one on an empty batch per signature.
     calls = [call for call in calls if call[0] in signatures]
     outputs, report = serve(out, arrays, calls, tflite=tflite)
     return dict(
-        name=request.param,
+        name=name,
         model=model,
         keras=keras,
         outputs=outputs,
@@ -234,19 +274,8 @@ def test_tflite_gives_the_greedy_tokens(exported):
         np.testing.assert_array_equal(outputs[f"tflite_{row}/ids"], expected[row : row + 1])
 
 
-@pytest.fixture(scope="module")
-def quantized(tmp_path_factory):
-    # Wide enough that the converter quantises its matrices: dynamic-range
-    # quantisation leaves tensors of fewer than 1,024 elements in float32.
-    model = transformer_seq2seq(hidden_dim=32, intermediate_dim=64)
-    out = tmp_path_factory.mktemp("dynamic") / "export"
-    export_model(model, out, tflite=True, quantize="dynamic", beam_width=1)
-    keras, arrays, _, tflite = _translation_case(model)
-    outputs, report = serve(out, arrays, [("token_ids", {"source_ids": "source_ids"})], tflite)
-    return dict(keras=keras, outputs=outputs, report=report)
-
-
-def test_dynamic_quantization(quantized):
+def test_dynamic_quantization(exports):
+    quantized = exports("TransformerSeq2Seq")
     report, outputs = quantized["report"], quantized["outputs"]
     expected = quantized["keras"]["padded"]
     assert "int8" in report["tflite_tensor_types_0"]  # the weights were quantised
