@@ -30,6 +30,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # Each pass's junit report stays here after the run (per-test times for issue
 # work: which tests cost what, per backend).
 REPORTS = REPO / ".test_reports"
+# The backend whose pass runs as two processes side by side (see `passes`).
+SPLIT = {"tensorflow": REPO / "tests" / "export"}
 # The test cache that tests/conftest.py points TFDS at.
 TFDS_DATA_DIR = str(REPO / ".test_data" / "tensorflow_datasets")
 # Two processes share the embedded datasets, every other one each (CI has two
@@ -56,17 +58,51 @@ def _counts(junit_path):
     return tests - failed - skipped, failed, skipped
 
 
-def run_backend(backend, pytest_args, report_dir, live):
+def passes(backends, pytest_args, jobs):
+    """`(label, backend, pytest arguments)` of each pytest process to run.
+
+    Side by side, with no test paths given, the tensorflow pass is two processes:
+    tests/export (every export and TFLite conversion is TensorFlow's) and the rest.
+    It is the longest pass, and alone it ran on one core at the end while the
+    other core idled.
+    """
+    paths_given = any(os.path.exists(arg) for arg in pytest_args if not arg.startswith("-"))
+    runs = []
+    for backend in backends:
+        if backend in SPLIT and jobs > 1 and not paths_given:
+            runs.append((f"{backend}-export", backend, [str(SPLIT[backend]), *pytest_args]))
+            runs.append((backend, backend, [f"--ignore={SPLIT[backend]}", *pytest_args]))
+        else:
+            runs.append((backend, backend, list(pytest_args)))
+    return runs
+
+
+def combined(results):
+    """One backend's (exit code, seconds, counts) from its processes' results.
+
+    A process that collected nothing (exit 5) is fine when another one ran tests
+    (a `-k` may select tests of one part only).
+    """
+    codes = [result[0] for result in results]
+    if any(code == 0 for code in codes) and all(code in (0, 5) for code in codes):
+        code = 0
+    else:
+        code = next((code for code in codes if code != 0), 0)
+    counts = [sum(result[2][i] for result in results) for i in range(3)]
+    return code, max(result[1] for result in results), counts
+
+
+def run_backend(label, backend, pytest_args, report_dir, live):
     """Runs pytest under `backend`; returns (exit code, seconds, counts, output)."""
-    junit = os.path.join(report_dir, f"{backend}.xml")
+    junit = os.path.join(report_dir, f"{label}.xml")
     env = dict(os.environ, KERAS_BACKEND=backend)
     command = [sys.executable, "-m", "pytest", f"--junitxml={junit}", *pytest_args]
     start = time.perf_counter()
     if live:
-        print(f"\n===== KERAS_BACKEND={backend} =====", flush=True)
+        print(f"\n===== KERAS_BACKEND={backend} ({label}) =====", flush=True)
         code, output = subprocess.call(command, env=env), ""
     else:
-        print(f"started KERAS_BACKEND={backend}", flush=True)
+        print(f"started KERAS_BACKEND={backend} ({label})", flush=True)
         process = subprocess.run(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -116,22 +152,32 @@ def main(argv=None):
         return 1
     results = {}
     REPORTS.mkdir(exist_ok=True)
-    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+    runs = passes(backends, pytest_args, jobs)
+    workers = len(runs) if args.jobs is None else jobs
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         futures = {
-            pool.submit(run_backend, backend, pytest_args, REPORTS, jobs == 1): backend
-            for backend in backends
+            pool.submit(run_backend, label, backend, run_args, REPORTS, jobs == 1): (label, backend)
+            for label, backend, run_args in runs
         }
         for future in concurrent.futures.as_completed(futures):
-            backend = futures[future]
-            results[backend] = future.result()
+            label, backend = futures[future]
+            results[label] = future.result()
             if jobs > 1:
-                print(f"\n===== KERAS_BACKEND={backend} =====\n{results[backend][3]}", end="")
+                print(
+                    f"\n===== KERAS_BACKEND={backend} ({label}) =====\n{results[label][3]}", end=""
+                )
                 print("", flush=True)
-    results = {backend: results[backend] for backend in backends}
+    for label, _, _ in runs:
+        code, seconds = results[label][:2]
+        print(f"{label}: pytest exit {code}, {seconds:.1f}s")
+    results = {
+        backend: combined([results[label] for label, b, _ in runs if b == backend])
+        for backend in backends
+    }
 
     print("\n===== summary per backend =====")
     totals = [0, 0, 0]
-    for backend, (code, seconds, counts, _) in results.items():
+    for backend, (code, seconds, counts) in results.items():
         status = "ok" if code == 0 else f"FAILED (pytest exit {code})"
         print(
             f"{backend:<11} {counts[0]:>4} passed {counts[1]:>3} failed "
