@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from tests.test_benchmarks import run_smoke
+from tests.test_benchmarks import smoke_output
 
 
 @pytest.mark.slow
 @pytest.mark.own_processes(reason="a smoke run of the script, on TensorFlow")
-def test_marian_export_smoke(tmp_path):
-    run_smoke("marian_export.py", tmp_path)
+def test_marian_export_smoke(request):
+    tmp_path = smoke_output(request, "marian_export")
     report = json.loads((tmp_path / "marian_export_tensorflow_smoke.json").read_text())
     results = report["results"]
     assert set(results["ms_per_token"]) == {

@@ -50,21 +50,9 @@ SMOKES = {
     "rnn_vs_transformer": [("rnn_vs_transformer", "rnn_vs_transformer.py", [])],
     "machine_efficiency": [("machine_efficiency", "machine_efficiency.py", [])],
     "backend_throughput": [("backend_throughput", "backend_throughput.py", [])],
+    "marian_export": [("marian_export", "marian_export.py", [])],
 }
 _FOLDERS = {}  # SMOKES key -> the --out folder of its runs, once they ran
-
-
-def run_smoke(script, out, *args):
-    """Runs `benchmarks/<script> --smoke --out <out> [args]`; fails with its stderr."""
-    command = [sys.executable, str(REPO / "benchmarks" / script), "--smoke", "--out", str(out)]
-    result = subprocess.run(
-        command + list(args),
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def smoke_output(request, key):
