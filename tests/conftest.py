@@ -23,6 +23,16 @@ if os.environ["KERAS_BACKEND"] == "torch":
     # backends' passes on the same cores its threads wait on each other: a train
     # step of a small AttentionSeq2Seq took 4.3 s with two threads, 0.11 s with one.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The same for TensorFlow's kernels (its inter-op pool keeps its size: MirroredStrategy's
+# collectives wait on one another there). The passes run side by side on CI's two
+# cores, so a pool of two per process only adds waiting.
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+# XLA compiles every JAX program of the suite (each fit, each eager op's shape) and
+# most run a few steps, so LLVM's optimisation costs more than it saves: 80 s -> 48 s
+# for two layer test files, 111 -> 77 CPU-s for three fits. Semantics are XLA's; only
+# the machine code is less tuned. Users' runs keep XLA's defaults.
+XLA_TEST_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+os.environ.setdefault("XLA_FLAGS", XLA_TEST_FLAGS)
 # Embedded datasets are generated once into the repository's test cache and
 # shared by the three backend passes (and by reruns).
 _REPO = pathlib.Path(__file__).resolve().parents[1]

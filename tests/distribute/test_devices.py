@@ -32,7 +32,8 @@ def worker(tmp_path_factory):
     out = tmp_path_factory.mktemp("multi_device") / "results.json"
     env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3")
     if BACKEND == "jax":
-        env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+        flags = os.environ.get("XLA_FLAGS", "")  # tests/conftest.py's, kept
+        env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count=4".strip()
     process = subprocess.run(
         [sys.executable, "-m", "tests.distribute.multi_device_worker", str(out)],
         cwd=REPO,
