@@ -9,6 +9,7 @@ from keras_seqattn.layers._checks import check_dropout
 from keras_seqattn.models._arguments import check_flags, check_model_kwargs, check_sizes
 from keras_seqattn.models._dtype_policy import with_dtype_argument
 from keras_seqattn.models._images import check_images
+from keras_seqattn.models._optimizer import build_optimizer
 from keras_seqattn.models.transformer_layout_map import transformer_layout_map
 
 # The paper's Table 1 sizes (Ti and S from its follow-ups, DeiT and AugReg) with the
@@ -305,6 +306,11 @@ class VisionTransformer(keras.Model):
         from keras_seqattn.applications.vit_pretrained import load_pretrained_vit
 
         return load_pretrained_vit(cls, source, num_classes, image_size, **overrides)
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`, the optimizer built first (`build_optimizer`)."""
+        build_optimizer(self)
+        return super().fit(*args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         """`keras.Model.predict`, refusing bad images first as `attention_maps()` does.

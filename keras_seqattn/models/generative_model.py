@@ -11,6 +11,7 @@ from keras_seqattn.generation._decoding import (
 from keras_seqattn.models._arguments import check_model_kwargs
 from keras_seqattn.models._batch_prediction import predict_batch
 from keras_seqattn.models._dtype_policy import with_dtype_argument
+from keras_seqattn.models._optimizer import build_optimizer
 from keras_seqattn.models.generator import Generator
 from keras_seqattn.models.token_accuracy import TokenAccuracy
 
@@ -90,9 +91,12 @@ class GenerativeModel(keras.Model):
         Keras cannot shuffle a `tf.data.Dataset` and warns when `shuffle=True`
         (its default) comes with one; `prepare()` already shuffles, so for a
         dataset the flag defaults to `False`. Arrays are shuffled as usual.
+        The optimizer is built first (`_optimizer.build_optimizer`: TensorFlow
+        traces the first step once instead of twice).
         """
         if hasattr(x, "element_spec"):
             kwargs.setdefault("shuffle", False)
+        build_optimizer(self)
         return super().fit(x, y, **kwargs)
 
     def generate_ids(
