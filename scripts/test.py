@@ -32,8 +32,11 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 REPORTS = REPO / ".test_reports"
 # The backend whose pass runs as two processes side by side (see `passes`).
 SPLIT = {"tensorflow": REPO / "tests" / "export"}
-# The test cache that tests/conftest.py points TFDS at.
-TFDS_DATA_DIR = str(REPO / ".test_data" / "tensorflow_datasets")
+sys.path.insert(0, str(REPO))
+from tests import tfds_data_dir  # noqa: E402  (standard library only)
+
+# The test cache that tests/conftest.py points TFDS at: a folder per dataset code.
+TFDS_DATA_DIR = str(tfds_data_dir.current())
 # Two processes share the embedded datasets, every other one each (CI has two
 # cores; one process took 178 s there, most of it in Python, not in I/O).
 PREPARERS = 2

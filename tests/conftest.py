@@ -12,8 +12,9 @@ backend. Two markers decide what runs where:
 """
 
 import os
-import pathlib
 import socket
+
+from tests import tfds_data_dir
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -33,10 +34,9 @@ os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 # the machine code is less tuned. Users' runs keep XLA's defaults.
 XLA_TEST_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 os.environ.setdefault("XLA_FLAGS", XLA_TEST_FLAGS)
-# Embedded datasets are generated once into the repository's test cache and
-# shared by the three backend passes (and by reruns).
-_REPO = pathlib.Path(__file__).resolve().parents[1]
-os.environ.setdefault("TFDS_DATA_DIR", str(_REPO / ".test_data" / "tensorflow_datasets"))
+# Embedded datasets are generated once into the repository's test cache, a folder
+# per version of the dataset code, and shared by the backend passes and reruns.
+os.environ.setdefault("TFDS_DATA_DIR", str(tfds_data_dir.current()))
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

@@ -1,12 +1,12 @@
 """Generates each embedded dataset once per test session, with the network closed.
 
-The data lives under `TFDS_DATA_DIR` (the repository's test cache, see
-tests/conftest.py) in a folder named after a hash of the dataset code, so
-editing a builder regenerates its data instead of testing a stale copy.
+The data lives in the suite's TFDS data dir for the current dataset code
+(`tests/tfds_data_dir.py`), where `scripts/test.py` generates it before the
+passes, so these tests read what every other test reads instead of making a
+second copy.
 """
 
 import contextlib
-import hashlib
 import os
 import pathlib
 import shutil
@@ -15,16 +15,8 @@ import socket
 import pytest
 
 from keras_seqattn import datasets
+from tests import tfds_data_dir
 from tests.conftest import _is_local
-
-_CODE = pathlib.Path(datasets.__file__).parent
-
-
-def _code_digest():
-    digest = hashlib.sha256()
-    for path in sorted(_CODE.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 @contextlib.contextmanager
@@ -44,11 +36,18 @@ def closed_network():
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory):
-    """A TFDS data dir for the embedded datasets of the current dataset code."""
+    """A TFDS data dir for the embedded datasets of the current dataset code.
+
+    `TFDS_DATA_DIR` when it is already that folder (tests/conftest.py's
+    default), else that folder under it (or under a temporary folder); older
+    folders of other code versions beside it are removed.
+    """
     base = os.environ.get("TFDS_DATA_DIR")
     base = pathlib.Path(base) if base else tmp_path_factory.mktemp("tfds")
-    current = base / f"keras_seqattn_datasets-{_code_digest()}"
-    for stale in base.glob("keras_seqattn_datasets-*"):
+    current = tfds_data_dir.current(base)
+    if base.name == current.name:  # already the current version's folder
+        base, current = base.parent, base
+    for stale in base.glob(f"{tfds_data_dir.PREFIX}*"):
         if stale != current:
             shutil.rmtree(stale, ignore_errors=True)
     return str(current)
