@@ -81,7 +81,7 @@ def passes(backends, pytest_args, jobs):
 
 
 def combined(results):
-    """One backend's (exit code, seconds, counts) from its processes' results.
+    """One backend's (exit code, seconds, counts, CPU seconds) from its processes' results.
 
     A process that collected nothing (exit 5) is fine when another one ran tests
     (a `-k` may select tests of one part only).
@@ -92,25 +92,39 @@ def combined(results):
     else:
         code = next((code for code in codes if code != 0), 0)
     counts = [sum(result[2][i] for result in results) for i in range(3)]
-    return code, max(result[1] for result in results), counts
+    cpu = sum(result[4] for result in results)
+    return code, max(result[1] for result in results), counts, cpu
+
+
+def _wait(process):
+    """`(exit code, CPU seconds)` of `process` and the processes it waited for.
+
+    CPU seconds, not wall time, are what the passes compete for on two cores,
+    so they compare across runs on a machine shared with other work.
+    """
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_utime + usage.ru_stime
 
 
 def run_backend(label, backend, pytest_args, report_dir, live):
-    """Runs pytest under `backend`; returns (exit code, seconds, counts, output)."""
+    """Runs pytest under `backend`; returns (exit code, seconds, counts, output, CPU seconds)."""
     junit = os.path.join(report_dir, f"{label}.xml")
     env = dict(os.environ, KERAS_BACKEND=backend)
     command = [sys.executable, "-m", "pytest", f"--junitxml={junit}", *pytest_args]
     start = time.perf_counter()
     if live:
         print(f"\n===== KERAS_BACKEND={backend} ({label}) =====", flush=True)
-        code, output = subprocess.call(command, env=env), ""
+        process, output = subprocess.Popen(command, env=env), ""
     else:
         print(f"started KERAS_BACKEND={backend} ({label})", flush=True)
-        process = subprocess.run(
+        process = subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        code, output = process.returncode, process.stdout
-    return code, time.perf_counter() - start, _counts(junit), output
+        output = process.stdout.read()
+        process.stdout.close()
+    code, cpu = _wait(process)
+    return code, time.perf_counter() - start, _counts(junit), output, cpu
 
 
 def prepare_datasets():
@@ -171,23 +185,27 @@ def main(argv=None):
                 )
                 print("", flush=True)
     for label, _, _ in runs:
-        code, seconds = results[label][:2]
-        print(f"{label}: pytest exit {code}, {seconds:.1f}s")
+        code, seconds, _, _, cpu = results[label]
+        print(f"{label}: pytest exit {code}, {seconds:.1f}s, {cpu:.0f} CPU-s")
     results = {
         backend: combined([results[label] for label, b, _ in runs if b == backend])
         for backend in backends
     }
 
     print("\n===== summary per backend =====")
-    totals = [0, 0, 0]
-    for backend, (code, seconds, counts) in results.items():
+    totals, cpu_total = [0, 0, 0], 0.0
+    for backend, (code, seconds, counts, cpu) in results.items():
         status = "ok" if code == 0 else f"FAILED (pytest exit {code})"
         print(
             f"{backend:<11} {counts[0]:>4} passed {counts[1]:>3} failed "
-            f"{counts[2]:>3} skipped  {seconds:7.1f}s  {status}"
+            f"{counts[2]:>3} skipped  {seconds:7.1f}s {cpu:7.0f} CPU-s  {status}"
         )
         totals = [t + c for t, c in zip(totals, counts)]
-    print(f"all backends: {totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
+        cpu_total += cpu
+    print(
+        f"all backends: {totals[0]} passed, {totals[1]} failed, {totals[2]} skipped; "
+        f"{cpu_total:.0f} CPU-s (subprocesses included)"
+    )
     # Any non-zero pytest exit fails the run, including 5 ("no tests collected").
     return 0 if all(result[0] == 0 for result in results.values()) else 1
 
