@@ -49,6 +49,14 @@ PRIMARY_BACKEND = "tensorflow"
 OWN_PROCESSES_PASS = "torch"
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--benchmark-smokes",
+        action="store_true",
+        help="also run the benchmark scripts' --smoke modes (tests/test_benchmark*.py)",
+    )
+
+
 def pytest_report_header(config):
     return f"keras backend: {BACKEND} (keras {keras.__version__})"
 
