@@ -66,7 +66,7 @@ def smoke_output(request, key):
     The first call runs the smokes of every selected test that has not run yet,
     one process for all (on TensorFlow), so a test run alone runs only its own.
 
-    They run only with `--benchmark-smokes`: about 1,200 CPU seconds for scripts
+    They run only with `--benchmark-smokes`: 800-1,200 CPU seconds for scripts
     that users do not run, which the default command could not afford within
     CI's 90 minutes (issue 36).
     """
