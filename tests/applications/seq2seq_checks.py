@@ -20,13 +20,18 @@ def dataset(pairs):
     return tf.data.Dataset.from_tensor_slices((list(sources), list(targets)))
 
 
-def fit_learns(model, pairs, steps=200, batch_size=16):
-    """Trains `steps` batches; returns (first loss, last loss)."""
+def fit_learns(model, pairs, steps=100, batch_size=16):
+    """Trains `steps` batches; returns (first epoch's loss, the loss after training).
+
+    100 steps take every translation application's loss from the first epoch's
+    mean to 3-9 % of it on each backend (200 steps: 0.4-1.7 %); 48 steps
+    leave 32-34 %, so a model that does not learn cannot pass a bound of 30 %.
+    """
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     batches = model.prepare(dataset(pairs), batch_size=batch_size, shuffle=True).repeat()
     history = model.fit(batches, steps_per_epoch=steps // 4, epochs=4, verbose=0)
-    initial = model.evaluate(model.prepare(dataset(pairs)), verbose=0, return_dict=True)
-    return history.history["loss"][0], initial["loss"]
+    after = model.evaluate(model.prepare(dataset(pairs)), verbose=0, return_dict=True)
+    return history.history["loss"][0], after["loss"]
 
 
 def never_stop(model):
