@@ -2,14 +2,14 @@
 
 The imports below are the public names. What makes a saved file loadable is the
 registry: importing this package imports every application registered in
-`keras_seqattn_cli.APPLICATIONS` and every one another package registers under
+`keras_seqattn_registry.APPLICATIONS` and every one another package registers under
 the `keras_seqattn.applications` entry points, so that each class is known to
 Keras's deserialisation (`keras_seqattn.saving.load_model` imports this package).
 """
 
 import importlib
 
-import keras_seqattn_cli
+import keras_seqattn_registry
 from keras_seqattn.applications.attention_captioner import AttentionCaptioner
 from keras_seqattn.applications.attention_seq2seq import AttentionSeq2Seq
 from keras_seqattn.applications.luong_seq2seq import LuongSeq2Seq
@@ -37,7 +37,7 @@ __all__ = [
 
 def _import_registered():
     """Imports every registered application's module: its class registers with Keras."""
-    for app in keras_seqattn_cli.applications().values():
+    for app in keras_seqattn_registry.applications().values():
         importlib.import_module(app.target.partition(":")[0])
 
 

@@ -50,7 +50,7 @@ APPLICATIONS = {
     "TransformerCaptioner": "digit_scenes",
     "VisionTransformer": "digits",
 }
-# `keras-seqattn train`'s defaults (keras_seqattn_cli.py), and tiny ones for --smoke.
+# `keras-seqattn train`'s defaults (keras_seqattn_registry.py), and tiny ones for --smoke.
 RNN_SIZES = dict(embedding_dim=128, hidden_dim=256, rnn_type="gru")
 SIZES = {
     "Seq2SeqRNN": RNN_SIZES,

@@ -11,12 +11,12 @@ _source_checkout.install(__file__)
 
 import keras  # noqa: E402
 
-import keras_seqattn_cli  # noqa: E402
+import keras_seqattn_registry as _registry  # noqa: E402
 
 # Keras also starts on numpy and openvino, where the models fail deep in a layer.
-if keras.backend.backend() not in keras_seqattn_cli.BACKENDS:
+if keras.backend.backend() not in _registry.BACKENDS:
     raise ImportError(
-        f"keras-seqattn runs on the {', '.join(keras_seqattn_cli.BACKENDS)} backends of Keras, "
+        f"keras-seqattn runs on the {', '.join(_registry.BACKENDS)} backends of Keras, "
         f"and Keras runs on {keras.backend.backend()!r}: set KERAS_BACKEND before Keras is "
         f"first imported"
     )

@@ -20,6 +20,7 @@ import os
 import re
 
 import keras_seqattn_cli
+import keras_seqattn_registry
 
 # Suffixes of the image files `predict` reads; a translation model refuses them.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
@@ -58,7 +59,7 @@ def _one_line(error):
 
 
 def _application(name):
-    return keras_seqattn_cli.applications()[name]
+    return keras_seqattn_registry.applications()[name]
 
 
 def _model_kwargs(args):
@@ -181,12 +182,12 @@ def _check_model_options(args, task):
 
 def task_of(model):
     """The task of the registered application `model` is (or derives from)."""
-    task = keras_seqattn_cli.task_of(type(model))
+    task = keras_seqattn_registry.task_of(type(model))
     if task is None:
-        names = sorted(app.class_name for app in keras_seqattn_cli.applications().values())
+        names = sorted(app.class_name for app in keras_seqattn_registry.applications().values())
         raise ValueError(
             f"{type(model).__name__} is no registered application "
-            f"({', '.join(names)}); see keras_seqattn_cli.Application"
+            f"({', '.join(names)}); see keras_seqattn_registry.Application"
         )
     return task
 
@@ -283,7 +284,7 @@ def _export(args):
     (`keras_seqattn_cli.check_usage`); `export_model` checks `--out` before
     the model loads.
     """
-    kinds = keras_seqattn_cli.TASKS
+    kinds = keras_seqattn_registry.TASKS
     if keras_seqattn_cli._saved_task(args.model_path) is None and any(
         keras_seqattn_cli.model_options_error(args, kind) for kind in kinds
     ):

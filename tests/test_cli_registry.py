@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 import keras_seqattn_cli
+import keras_seqattn_registry
 from keras_seqattn import cli
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -20,8 +21,8 @@ def test_train_offers_every_registered_application_with_its_own_options():
     parser = keras_seqattn_cli.build_parser()
     train = next(a for a in parser._actions if a.dest == "command").choices["train"]
     models = next(a for a in train._actions if a.dest == "model").choices
-    assert sorted(models) == sorted(keras_seqattn_cli.APPLICATIONS)
-    for name, app in keras_seqattn_cli.APPLICATIONS.items():
+    assert sorted(models) == sorted(keras_seqattn_registry.APPLICATIONS)
+    for name, app in keras_seqattn_registry.APPLICATIONS.items():
         flags = {flag for action in models[name]._actions for flag in action.option_strings}
         assert {option.flag for option in app.options} <= flags
     vit, rnn = models["vit"].format_help(), models["attention-seq2seq"].format_help()
@@ -60,7 +61,7 @@ def test_every_registered_option_is_a_constructor_argument_with_its_default():
     """The options are declared by hand (the grammar stays free of Keras): checked here."""
     import inspect
 
-    for app in keras_seqattn_cli.APPLICATIONS.values():
+    for app in keras_seqattn_registry.APPLICATIONS.values():
         parameters = inspect.signature(app.load_class().__init__).parameters
         for option in app.options:
             if option.configs:  # a key of the module's CONFIGS, not an argument
@@ -93,7 +94,7 @@ def test_export_dispatches_on_the_registered_task_not_the_class_tree(monkeypatch
     import keras
 
     from keras_seqattn.applications import TransformerSeq2Seq
-    from keras_seqattn.export.export_model import _task
+    from keras_seqattn.export._write import check_task
 
     class Derived(TransformerSeq2Seq):  # not registered: its parent's task
         pass
@@ -101,16 +102,16 @@ def test_export_dispatches_on_the_registered_task_not_the_class_tree(monkeypatch
     class Classifier(keras.Model):  # registered, and derives from no application
         pass
 
-    found = dict(keras_seqattn_cli.applications())
-    found["odd"] = keras_seqattn_cli.Application(
+    found = dict(keras_seqattn_registry.applications())
+    found["odd"] = keras_seqattn_registry.Application(
         "odd", f"{__name__}:Classifier", "classification", "a classifier of no known base"
     )
-    monkeypatch.setattr(keras_seqattn_cli, "applications", lambda: found)
+    monkeypatch.setattr(keras_seqattn_registry, "applications", lambda: found)
     monkeypatch.setitem(globals(), "Classifier", Classifier)
-    assert keras_seqattn_cli.task_of(Derived) == "translation"
-    assert _task(Classifier()) == "classification"
+    assert keras_seqattn_registry.task_of(Derived) == "translation"
+    assert check_task(Classifier()) == "classification"
     with pytest.raises(ValueError, match="Only registered applications.*Received: a Sequential"):
-        _task(keras.Sequential())
+        check_task(keras.Sequential())
 
 
 PLUGIN = """
@@ -123,7 +124,7 @@ class PluginSeq2Seq(AttentionSeq2Seq):
     pass
 """
 SPEC = """
-from keras_seqattn_cli import Application, Option
+from keras_seqattn_registry import Application, Option
 
 APPLICATION = Application(
     "plugin-seq2seq", "plugin_seq2seq.model:PluginSeq2Seq", "translation",
@@ -186,9 +187,9 @@ def test_a_broken_plugin_is_a_value_error_and_one_line_for_the_cli(monkeypatch):
             return "not an Application"
 
     monkeypatch.setattr(
-        keras_seqattn_cli.importlib.metadata, "entry_points", lambda group: [Entry()]
+        keras_seqattn_registry.importlib.metadata, "entry_points", lambda group: [Entry()]
     )
     with pytest.raises(ValueError, match="entry point 'broken'.*must name an Application"):
-        keras_seqattn_cli.applications()
+        keras_seqattn_registry.applications()
     with pytest.raises(SystemExit, match="^keras-seqattn: error: entry point 'broken'"):
         keras_seqattn_cli.build_parser()

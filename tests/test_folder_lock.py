@@ -166,7 +166,7 @@ JOBS = {
 def test_python_jobs_are_refused_before_any_work(job, tmp_path, holder, monkeypatch):
     for name in ("prepare", "load", "load_translation_pairs", "load_caption_pairs"):
         monkeypatch.setattr(datasets, name, _never)
-    monkeypatch.setattr(sys.modules["keras_seqattn.export.export_model"], "_load", _never)
+    monkeypatch.setattr(sys.modules["keras_seqattn.export._write"], "_load", _never)
     out = tmp_path / "out"
     first = holder(out)
     with pytest.raises(FolderInUseError, match=in_use(out, first)):

@@ -75,8 +75,13 @@ def test_wheel_ships_applications_inside_the_package(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     top_level = {n.split("/")[0] for n in names}
     dist_info = wheel.name.split("-py")[0] + ".dist-info"
-    # The console script's grammar, beside the package (see keras_seqattn_cli.py).
-    assert top_level == {"keras_seqattn", "keras_seqattn_cli.py", dist_info}
+    # The console script's grammar and the registry, beside the package (see their docstrings).
+    assert top_level == {
+        "keras_seqattn",
+        "keras_seqattn_cli.py",
+        "keras_seqattn_registry.py",
+        dist_info,
+    }
     entry_points = zipfile.ZipFile(wheel).read(f"{dist_info}/entry_points.txt").decode()
     assert "keras-seqattn = keras_seqattn_cli:main" in entry_points
     expected = {
@@ -115,6 +120,32 @@ def test_model_code_imports_no_backend_framework():
     assert not offenders, "backend-specific imports outside the TF modules:\n" + "\n".join(
         offenders
     )
+
+
+@independent
+def test_the_registry_imports_nothing_and_only_the_cli_imports_the_grammar():
+    """Imports run down: grammar -> registry, package -> registry, never up to the grammar.
+
+    The registry is read before Keras chooses its backend, so it imports the
+    standard library only; the package reads the registry, and only
+    `keras_seqattn/cli.py` (the grammar's worker) imports the grammar.
+    """
+    import sys as sys_module
+
+    registry = set(_imports(REPO / "keras_seqattn_registry.py"))
+    assert registry <= set(sys_module.stdlib_module_names) | {"importlib.metadata"}, registry
+    upward = [
+        path.relative_to(REPO).as_posix()
+        for path in _python_files("keras_seqattn") + _python_files("applications")
+        if "keras_seqattn_cli" in set(_imports(path))
+    ]
+    assert upward == ["keras_seqattn/cli.py"]
+    # Entry points written when the registry lived in the grammar's module still work.
+    import keras_seqattn_cli
+    import keras_seqattn_registry
+
+    assert keras_seqattn_cli.Application is keras_seqattn_registry.Application
+    assert keras_seqattn_cli.Option is keras_seqattn_registry.Option
 
 
 @independent
@@ -164,7 +195,7 @@ def test_a_checkout_on_pythonpath_imports_its_own_applications(tmp_path):
     scratch = tmp_path / "scratch"
     for name in ("keras_seqattn", "applications"):
         shutil.copytree(REPO / name, scratch / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "keras_seqattn_cli.py"):
+    for name in ("pyproject.toml", "keras_seqattn_cli.py", "keras_seqattn_registry.py"):
         shutil.copy(REPO / name, scratch)
     with open(scratch / "applications" / "__init__.py", "a") as file:
         file.write("\nSCRATCH_CHECKOUT = True\n")

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-import keras_seqattn_cli
+import keras_seqattn_registry
 from keras_seqattn import applications
 from keras_seqattn.saving import _class_entries, load_model
 from keras_seqattn.version import __version__
@@ -19,7 +19,7 @@ FILES = sorted(FIXTURES.glob("*/*.keras"))
 
 def test_every_registered_application_has_a_fixture_of_this_version():
     names = {p.stem for p in (FIXTURES / __version__).glob("*.keras")}
-    wanted = {app.class_name for app in keras_seqattn_cli.APPLICATIONS.values()}
+    wanted = {app.class_name for app in keras_seqattn_registry.APPLICATIONS.values()}
     assert names == wanted, "run tests/fixtures/make_fixtures.py for the new application"
 
 

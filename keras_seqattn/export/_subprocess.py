@@ -60,14 +60,14 @@ def _main(path, out, options):
     import keras
 
     # Not `export_model`: the calling process holds `out`, so this one must not take it.
-    from keras_seqattn.export.export_model import _export
+    from keras_seqattn.export._write import export_here
 
     if keras.backend.backend() != "tensorflow":
         raise SystemExit("the export subprocess needs KERAS_BACKEND=tensorflow")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the notes go back to the caller in the report
         try:
-            _export(path, pathlib.Path(out), json.loads(options))
+            export_here(path, pathlib.Path(out), json.loads(options))
         except (ValueError, TypeError) as error:
             print(json.dumps({"error": type(error).__name__, "message": str(error)}))
             return 2

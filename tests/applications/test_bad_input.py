@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras_seqattn_cli
+import keras_seqattn_registry
 from keras_seqattn.applications import (
     AttentionCaptioner,
     AttentionSeq2Seq,
@@ -56,7 +56,7 @@ PAIRS = [("forty two", "zweiundvierzig"), ("seven", "sieben")]
 
 # Every registered application, by class name, and the smallest good arguments
 # it builds with besides its tokenizers (a new application adds its line here).
-REGISTERED = {app.class_name: app for app in keras_seqattn_cli.applications().values()}
+REGISTERED = {app.class_name: app for app in keras_seqattn_registry.applications().values()}
 SMALL = {
     "Seq2SeqRNN": SEQ2SEQ,
     "AttentionSeq2Seq": SEQ2SEQ,

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 from num2words import num2words
 
-import keras_seqattn_cli
+import keras_seqattn_registry
 from keras_seqattn import applications
 from keras_seqattn.text import SequenceTokenizer
 from tests.applications import captioning_checks
@@ -60,7 +60,7 @@ def _vit(cls):
 _BUILDERS = {"translation": _translator, "captioning": _captioner, "classification": _vit}
 BUILDS = {
     app.class_name: functools.partial(_BUILDERS[app.task], app.load_class())
-    for app in keras_seqattn_cli.APPLICATIONS.values()
+    for app in keras_seqattn_registry.APPLICATIONS.values()
 }
 
 

@@ -119,10 +119,10 @@ def litert_outputs(model, inputs):
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    import keras_seqattn_cli
+    import keras_seqattn_registry
     from keras_seqattn.export import _captioning, _tflite, _translation, _vision
 
-    task = keras_seqattn_cli.task_of(type(model))
+    task = keras_seqattn_registry.task_of(type(model))
     if task == "translation":
         plan = _translation.translation_plan(model, beam_width=1)
         ids = model.tokenize_sources(inputs)
