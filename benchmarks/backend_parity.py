@@ -37,18 +37,18 @@ import sys
 import time
 from importlib import metadata
 
+import keras_seqattn_registry
+
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-BACKENDS = ("tensorflow", "jax", "torch")
-# Application -> the dataset the README trains it on.
+BACKENDS = keras_seqattn_registry.BACKENDS
+# Every registered application -> the dataset the README trains its task on.
+TASK_DATASETS = {
+    "translation": "date_normalization",
+    "captioning": "digit_scenes",
+    "classification": "digits",
+}
 APPLICATIONS = {
-    "Seq2SeqRNN": "date_normalization",
-    "AttentionSeq2Seq": "date_normalization",
-    "LuongSeq2Seq": "date_normalization",
-    "TransformerSeq2Seq": "date_normalization",
-    "RNNCaptioner": "digit_scenes",
-    "AttentionCaptioner": "digit_scenes",
-    "TransformerCaptioner": "digit_scenes",
-    "VisionTransformer": "digits",
+    app.class_name: TASK_DATASETS[app.task] for app in keras_seqattn_registry.APPLICATIONS.values()
 }
 # `keras-seqattn train`'s defaults (keras_seqattn_registry.py), and tiny ones for --smoke.
 RNN_SIZES = dict(embedding_dim=128, hidden_dim=256, rnn_type="gru")

@@ -4,10 +4,24 @@ import keras
 import numpy as np
 import pytest
 
+import keras_seqattn_registry
 from keras_seqattn import cli
 
 SMALL = ["--epochs", "1", "--train-limit", "128", "--eval-limit", "16", "--batch-size", "32"]
 TINY_SIZES = ["--hidden-dim", "16", "--embedding-dim", "8"]
+# Every registered captioner, by its command-line name.
+CAPTIONERS = {
+    name: app
+    for name, app in keras_seqattn_registry.APPLICATIONS.items()
+    if app.task == "captioning"
+}
+
+
+def _tiny_size_flags(app):
+    """The tiny sizes of the size options `app` has (a named --config is tiny already)."""
+    flags = {option.flag for option in app.options}
+    tiny = dict(zip(TINY_SIZES[::2], TINY_SIZES[1::2]), **{"--feature-dim": "8"})
+    return [item for flag, value in tiny.items() if flag in flags for item in (flag, value)]
 
 
 @pytest.fixture(scope="module")
@@ -165,12 +179,9 @@ def test_train_transformer_seq2seq(tmp_path, capsys):
     reason="the CLI's plumbing is backend independent (each captioner's fit runs on every "
     "backend in tests/applications); the JAX pass, CI's shortest, keeps it",
 )
-@pytest.mark.parametrize("model", ["rnn-captioner", "attention-captioner", "transformer-captioner"])
+@pytest.mark.parametrize("model", list(CAPTIONERS))
 def test_train_and_evaluate_captioners(model, tmp_path, capsys):
-    # The Transformer's sizes come from its --config (default: a tiny one for digits).
-    sizes = (
-        SMALL if model == "transformer-captioner" else [*SMALL, *TINY_SIZES, "--feature-dim", "8"]
-    )
+    sizes = [*SMALL, *_tiny_size_flags(CAPTIONERS[model])]
     cli.main(["train", model, "--dataset", "digit_scenes", "--out", str(tmp_path), *sizes])
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["test_examples"] == 16 and 0.0 <= metrics["exact_match"] <= 1.0

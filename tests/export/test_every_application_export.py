@@ -150,6 +150,15 @@ def _captioning_case(model):
     return keras, arrays, calls + empty, tflite
 
 
+# The applications exported and served in other files (application -> file under
+# tests/export/); with `APPLICATIONS` below they must be every registered one
+# (tests/test_application_lists.py).
+EXPORTED_ELSEWHERE = {
+    "AttentionSeq2Seq": "conftest.py",
+    "Seq2SeqRNN": "conftest.py",
+    "AttentionCaptioner": "test_image_export.py",
+    "VisionTransformer": "test_image_export.py",
+}
 # name: (builder, case, signatures, attention shape after (batch, L), or None, quantize)
 APPLICATIONS = {
     "TransformerSeq2Seq": (
