@@ -1,8 +1,9 @@
 """The registry of applications: the one place that names them, free of Keras.
 
-Every place that lists the applications reads it: the `keras-seqattn` grammar
-(`keras_seqattn_cli`), `keras_seqattn.applications`, loading
-(`keras_seqattn.saving`), export and the tests.
+The `keras-seqattn` grammar (`keras_seqattn_cli`), `keras_seqattn.applications`,
+loading (`keras_seqattn.saving`) and export read it; the lists in tests and
+benchmarks that still name applications by hand (each its own sizes or cases)
+are checked against it by tests/test_application_lists.py.
 
     import keras_seqattn_registry
 

@@ -68,9 +68,7 @@ LISTS = {
     "tests/applications/test_bad_input.py SMALL": lambda: _tests(
         "tests.applications.test_bad_input", "SMALL"
     ),
-    "tests/export/test_every_application_export.py APPLICATIONS and EXPORTED_ELSEWHERE": (
-        lambda: _exported()
-    ),
+    "tests/export/test_every_application_export.py APPLICATIONS and EXPORTED_ELSEWHERE": _exported,
     "tests/fixtures/make_fixtures.py TINY": lambda: _tests("tests.fixtures.make_fixtures", "TINY"),
 }
 

@@ -24,8 +24,9 @@ def fit_learns(model, pairs, steps=100, batch_size=16):
     """Trains `steps` batches; returns (first epoch's loss, the loss after training).
 
     100 steps take every translation application's loss from the first epoch's
-    mean to 3-9 % of it on each backend (200 steps: 0.4-1.7 %); 48 steps
-    leave 32-34 %, so a model that does not learn cannot pass a bound of 30 %.
+    mean to 3-9 % of it (measured on TensorFlow and torch; 200 steps: 0.4-1.7 %);
+    48 steps leave 32-34 %, so a model that does not learn cannot pass a bound
+    of 30 %.
     """
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     batches = model.prepare(dataset(pairs), batch_size=batch_size, shuffle=True).repeat()

@@ -75,10 +75,11 @@ def word_pieces(corpus):
 
 
 @pytest.fixture(scope="module", params=MODES, ids=lambda mode: f"{mode[0]}-lower{mode[1]}")
-def tokenizers(request, corpus, word_pieces):
+def tokenizers(request, corpus):
     mode, lowercase = request.param
-    if mode == "word_piece":
-        keras_tokenizer = SequenceTokenizer(word_pieces, mode=mode, lowercase=lowercase)
+    if mode == "word_piece":  # learned only when a word-piece case runs
+        vocabulary = request.getfixturevalue("word_pieces")
+        keras_tokenizer = SequenceTokenizer(vocabulary, mode=mode, lowercase=lowercase)
     else:
         keras_tokenizer = SequenceTokenizer.from_corpus(
             corpus, mode=mode, vocabulary_size=150, lowercase=lowercase
