@@ -34,17 +34,6 @@ os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 # the machine code is less tuned. Users' runs keep XLA's defaults.
 XLA_TEST_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 os.environ.setdefault("XLA_FLAGS", XLA_TEST_FLAGS)
-# JAX's persistent compilation cache, shared by the JAX pass and the JAX processes it
-# starts: the suite builds the same small models again and again, and each new model's
-# train and predict functions compile programs that an earlier one compiled already.
-# Every compile is cached (JAX's default keeps only those over a second). Two files of
-# the JAX pass: 276 -> 219 CPU-s from an empty cache. XLA's results are unchanged: the
-# cache key is the program, the flags and the versions.
-os.environ.setdefault(
-    "JAX_COMPILATION_CACHE_DIR", str(tfds_data_dir.REPO / ".test_data" / "jax_compilation_cache")
-)
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(2**30))
 # Embedded datasets are generated once into the repository's test cache, a folder
 # per version of the dataset code, and shared by the backend passes and reruns.
 os.environ.setdefault("TFDS_DATA_DIR", str(tfds_data_dir.current()))
@@ -58,6 +47,14 @@ PRIMARY_BACKEND = "tensorflow"
 # own KERAS_BACKEND): the torch pass, the shortest, so the three passes that run side
 # by side end near one another.
 OWN_PROCESSES_PASS = "torch"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--benchmark-smokes",
+        action="store_true",
+        help="also run the benchmark scripts' --smoke modes (tests/test_benchmark*.py)",
+    )
 
 
 def pytest_report_header(config):

@@ -65,8 +65,13 @@ def smoke_output(request, key):
 
     The first call runs the smokes of every selected test that has not run yet,
     one process for all (on TensorFlow), so a test run alone runs only its own.
-    They are part of the default command: a script that rots fails CI.
+
+    They run only with `--benchmark-smokes`: 800-1,200 CPU seconds for scripts
+    that users do not run, which the default command could not afford within
+    CI's 90 minutes (issue 36).
     """
+    if not request.config.getoption("--benchmark-smokes"):
+        pytest.skip("a benchmark smoke: runs with --benchmark-smokes")
     if key not in _FOLDERS:
         selected = {item.name for item in request.session.items}
         keys = [k for k in SMOKES if k not in _FOLDERS and f"test_{k}_smoke" in selected]
