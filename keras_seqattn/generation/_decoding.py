@@ -2,9 +2,12 @@
 
 import math
 import numbers
+from collections.abc import Mapping
 
 import keras
 from keras import ops
+
+from keras_seqattn.generation.generation_output import GenerationOutput
 
 # Finite rather than -inf, so that sums and differences of scores never give NaN.
 NEG_INF = -1e9
@@ -71,10 +74,56 @@ def encode(model, inputs):
 
 
 def decode(model, token_ids, state, memory, index):
-    """One `model.decode_step`, with float32 logits and attention."""
-    logits, new_state, attention = model.decode_step(token_ids, state, memory, index)
+    """One `model.decode_step`: float32 logits, the new state and the step's outputs.
+
+    The step's third value is its attention (a tensor), or a mapping of named
+    per-step outputs (`{"attention": ..., "beta": ...}`); either way it comes
+    back as a dict of float32 tensors, `{"attention": attention}` for a tensor.
+    """
+    logits, new_state, outputs = model.decode_step(token_ids, state, memory, index)
     logits = ops.cast(logits, "float32")  # (batch, vocab)
-    return logits, tuple(new_state), ops.cast(attention, "float32")
+    return logits, tuple(new_state), step_outputs(outputs)
+
+
+def step_outputs(outputs):
+    """`decode_step`'s third value as a dict of float32 tensors, name -> `(batch, ...)`."""
+    if not isinstance(outputs, Mapping):
+        return {"attention": ops.cast(outputs, "float32")}
+    bad = [name for name in outputs if not isinstance(name, str) or not name.isidentifier()]
+    if bad or not outputs:
+        raise ValueError(
+            "`decode_step` must return its per-step outputs as a tensor (the attention) "
+            "or a non-empty mapping from names (Python identifiers) to tensors. "
+            f"Received names: {list(outputs)}"
+        )
+    return {name: ops.cast(value, "float32") for name, value in outputs.items()}
+
+
+def empty_buffers(outputs, max_length):
+    """Zeros `(batch, max_length, *shape)` for each named output of one step."""
+    return {name: empty_attention_buffer(value, max_length) for name, value in outputs.items()}
+
+
+def write_steps(buffers, index, outputs, done=None):
+    """Each named output of the step into its buffer at `index`; zeros for `done` rows."""
+    if done is not None:
+        outputs = {name: mask_rows(value, done) for name, value in outputs.items()}
+    return {name: write_step(buffers[name], index, value) for name, value in outputs.items()}
+
+
+def take_rows(buffers, rows):
+    """Rows `rows` (a `(n,)` int32 tensor) of every buffer."""
+    return {name: ops.take(buffer, rows, axis=0) for name, buffer in buffers.items()}
+
+
+def output(ids, lengths, scores, buffers):
+    """The `GenerationOutput`: `attention` is the buffer named so, else `(batch, max_length, 0)`."""
+    attention = buffers.get("attention")
+    if attention is None:
+        attention = ops.zeros_like(ops.expand_dims(ops.cast(ids, "float32"), -1))[..., :0]
+    return GenerationOutput(
+        ids=ids, lengths=lengths, scores=scores, attention=attention, steps=dict(buffers)
+    )
 
 
 def batch_size(inputs, memory, state):

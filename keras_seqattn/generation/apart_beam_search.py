@@ -3,7 +3,6 @@
 from keras import ops
 
 from keras_seqattn.generation import _decoding
-from keras_seqattn.generation.generation_output import GenerationOutput
 from keras_seqattn.generation.logits_processing import process_scores
 
 
@@ -58,11 +57,15 @@ def apart_beam_search(
     neg = _decoding.NEG_INF
     early = options["early_stopping"]
 
+    def rows_of(groups, picks, width):
+        """Rows `groups * width + picks` of a `(batch * width, ...)` tensor, flat."""
+        return ops.reshape(groups * width + picks, (-1,))  # (batch * n,)
+
     def gather(x, groups, picks, width):
         """Rows `groups * width + picks` of `x` (batch * width, ...) -> (batch * n, ...)."""
-        return ops.take(x, ops.reshape(groups * width + picks, (-1,)), axis=0)
+        return ops.take(x, rows_of(groups, picks, width), axis=0)
 
-    def choose(index, logits, state, step_attention, carry):
+    def choose(index, logits, state, outputs, carry):
         run_ids, run_att, run_scores, fin_ids, fin_att, fin_scores, fin_len, fin_flag, open_ = carry
         vocab = _decoding.vocabulary_size(logits)
         log_probs = ops.log_softmax(logits, axis=-1)  # (batch * k, vocab)
@@ -76,11 +79,11 @@ def apart_beam_search(
         best = ops.cast(best, "int32")
         parents, tokens = best // vocab, best % vocab  # (batch, 2k)
         flat_tokens = ops.reshape(tokens, (-1,))  # (batch * 2k,)
-        cand_ids = _decoding.write_step(
-            gather(run_ids, row_of_group, parents, k), index, flat_tokens
-        )
-        cand_step = gather(step_attention, row_of_group, parents, k)  # (batch * 2k, ...)
-        cand_att = _decoding.write_step(gather(run_att, row_of_group, parents, k), index, cand_step)
+        chosen = rows_of(row_of_group, parents, k)  # (batch * 2k,)
+        cand_ids = _decoding.write_step(ops.take(run_ids, chosen, axis=0), index, flat_tokens)
+        cand_att = _decoding.write_steps(
+            _decoding.take_rows(run_att, chosen), index, _decoding.take_rows(outputs, chosen)
+        )  # running beams only: none is finished
         ends = ops.logical_or(
             ops.equal(tokens, stop_id), ops.greater_equal(index + 1, max_length)
         )  # (batch, 2k)
@@ -92,7 +95,7 @@ def apart_beam_search(
         kept_parents = ops.take_along_axis(parents, keep, axis=1)  # (batch, k)
         state = tuple(gather(s, row_of_group, kept_parents, k) for s in state)
         run_ids = gather(cand_ids, row_of_group, keep, 2 * k)
-        run_att = gather(cand_att, row_of_group, keep, 2 * k)
+        run_att = _decoding.take_rows(cand_att, rows_of(row_of_group, keep, 2 * k))
         tokens = ops.reshape(ops.take_along_axis(tokens, keep, axis=1), (-1,))  # (batch * k,)
 
         # Candidates among the first k that ended join the finished set.
@@ -122,7 +125,7 @@ def apart_beam_search(
 
         new_lengths = ops.zeros_like(flat_tokens) + (index + 1)  # (batch * 2k,)
         fin_ids = merge(fin_ids, cand_ids)
-        fin_att = merge(fin_att, cand_att)
+        fin_att = {name: merge(fin_att[name], cand_att[name]) for name in fin_att}
         fin_len = merge(fin_len, new_lengths)
         fin_flag = merge(fin_flag, ops.reshape(just, (-1,)))
         fin_scores = ops.reshape(fin_scores, (-1,))
@@ -157,15 +160,15 @@ def apart_beam_search(
         return index + 1, tokens, state, carry, go
 
     def step(index, tokens, state, carry, go):
-        logits, state, step_attention = _decoding.decode(model, tokens, state, memory, index)
-        return choose(index, logits, state, step_attention, carry)
+        logits, state, outputs = _decoding.decode(model, tokens, state, memory, index)
+        return choose(index, logits, state, outputs, carry)
 
     # The first step runs before the loop, as in `beam_search`.
     index = ops.convert_to_tensor(0, dtype="int32")
     tokens = ops.full((rows,), start_id, dtype="int32")
-    logits, state, step_attention = _decoding.decode(model, tokens, state, memory, index)
+    logits, state, outputs = _decoding.decode(model, tokens, state, memory, index)
     ids = ops.full((rows, max_length), pad_id, dtype="int32")
-    attention = _decoding.empty_attention_buffer(step_attention, max_length)
+    attention = _decoding.empty_buffers(outputs, max_length)  # every named output
     carry = (
         ids,
         attention,
@@ -180,15 +183,15 @@ def apart_beam_search(
     loop = ops.while_loop(
         lambda index, tokens, state, carry, go: ops.logical_and(go, ops.less(index, max_length)),
         step,
-        choose(index, logits, state, step_attention, carry),
+        choose(index, logits, state, outputs, carry),
     )
     _, _, _, carry, _ = loop
     fin_ids, fin_att, fin_scores, fin_len = carry[3], carry[4], carry[5], carry[6]
     _, best = ops.top_k(ops.reshape(fin_scores, (-1, k)), 1)  # (batch, 1)
     best = ops.arange(batch, dtype="int32") * k + ops.cast(best[:, 0], "int32")
-    return GenerationOutput(
-        ids=ops.take(fin_ids, best, axis=0),
-        lengths=ops.take(fin_len, best, axis=0),
-        scores=ops.take(fin_scores, best, axis=0),
-        attention=ops.take(fin_att, best, axis=0),
+    return _decoding.output(
+        ops.take(fin_ids, best, axis=0),
+        ops.take(fin_len, best, axis=0),
+        ops.take(fin_scores, best, axis=0),
+        _decoding.take_rows(fin_att, best),
     )

@@ -3,7 +3,6 @@
 from keras import ops
 
 from keras_seqattn.generation import _decoding
-from keras_seqattn.generation.generation_output import GenerationOutput
 from keras_seqattn.generation.logits_processing import process_scores
 
 
@@ -23,7 +22,8 @@ def beam_search(
 
     The model only has to implement the seam of every generative model of the
     package, `encode(inputs) -> (memory, state)` and
-    `decode_step(token_ids, state, memory, index) -> (logits, state, attention)`.
+    `decode_step(token_ids, state, memory, index) -> (logits, state, outputs)`
+    (`outputs`: the step's attention, or a dict of named per-step outputs).
     All beams of all rows run as one batch of `batch * beam_width` rows, row
     `b * beam_width + k` holding beam `k` of input row `b`.
 
@@ -35,7 +35,8 @@ def beam_search(
        padding, at zero cost, so it keeps its score and its place.
     3. Take the `beam_width` best of the `beam_width * vocab` candidates of each
        row with `ops.top_k`; reorder the decoder state, the id buffer and the
-       attention buffer by the parent beam of each winner; write its token.
+       buffer of every named per-step output by the parent beam of each winner;
+       write its token.
     4. Stop when every beam is finished or `max_length` tokens were produced;
        return, per row, the beam with the best `score / lp(length)`, where
        `lp(length) = ((5 + length) / 6) ** length_penalty` (`1` for
@@ -65,8 +66,9 @@ def beam_search(
     Returns:
         A `GenerationOutput` for the best beam of each row: `ids`
         `(batch, max_length)` int32, `lengths` `(batch,)` int32, `scores`
-        `(batch,)` float32 (the length-penalised score) and `attention`
-        `(batch, max_length, *attention_shape)` float32.
+        `(batch,)` float32 (the length-penalised score), `attention`
+        `(batch, max_length, *attention_shape)` float32 and `steps`, every named
+        per-step output of that beam.
 
     Example:
 
@@ -108,7 +110,7 @@ def beam_search(
     # The first row of each row's group of beams: 0, ..., 0, beam, ..., beam, ...
     group_start = ops.arange(rows, dtype="int32") // beam_width * beam_width
 
-    def choose(index, logits, state, step_attention, ids, attention, scores, lengths, done):
+    def choose(index, logits, state, outputs, ids, buffers, scores, lengths, done):
         vocab = _decoding.vocabulary_size(logits)
         log_probs = ops.log_softmax(logits, axis=-1)  # (batch * beam, vocab)
         log_probs = process_scores(
@@ -134,29 +136,33 @@ def beam_search(
         tokens = ops.where(done, pad, tokens)
         lengths = reorder(lengths) + ops.cast(ops.logical_not(done), "int32")
         ids = _decoding.write_step(reorder(ids), index, tokens)
-        step_attention = _decoding.mask_rows(reorder(step_attention), done)
-        attention = _decoding.write_step(reorder(attention), index, step_attention)
+        buffers = _decoding.write_steps(
+            _decoding.take_rows(buffers, parents),
+            index,
+            _decoding.take_rows(outputs, parents),
+            done,
+        )
         state = tuple(reorder(s) for s in state)
         done = ops.logical_or(done, ops.equal(tokens, stop_id))
-        return index + 1, tokens, state, ids, attention, scores, lengths, done
+        return index + 1, tokens, state, ids, buffers, scores, lengths, done
 
-    def step(index, tokens, state, ids, attention, scores, lengths, done):
-        logits, state, step_attention = _decoding.decode(model, tokens, state, memory, index)
-        return choose(index, logits, state, step_attention, ids, attention, scores, lengths, done)
+    def step(index, tokens, state, ids, buffers, scores, lengths, done):
+        logits, state, outputs = _decoding.decode(model, tokens, state, memory, index)
+        return choose(index, logits, state, outputs, ids, buffers, scores, lengths, done)
 
     # The first step runs before the loop: it builds the model's layers outside
-    # any trace, and its attention shape sizes the attention buffer.
+    # any trace, and its outputs' shapes size their buffers.
     index = ops.convert_to_tensor(0, dtype="int32")
     tokens = ops.full((rows,), start_id, dtype="int32")
-    logits, state, step_attention = _decoding.decode(model, tokens, state, memory, index)
+    logits, state, outputs = _decoding.decode(model, tokens, state, memory, index)
     first_beam_only = _decoding.alive_every(rows, beam_width)  # (batch * beam,)
     carry = choose(
         index,
         logits,
         state,
-        step_attention,
+        outputs,
         ops.full((rows, max_length), pad_id, dtype="int32"),
-        _decoding.empty_attention_buffer(step_attention, max_length),
+        _decoding.empty_buffers(outputs, max_length),
         first_beam_only,
         ops.zeros((rows,), dtype="int32"),
         ops.zeros((rows,), dtype="bool"),
@@ -166,16 +172,16 @@ def beam_search(
         step,
         carry,
     )
-    _, _, _, ids, attention, scores, lengths, _ = carry
+    _, _, _, ids, buffers, scores, lengths, _ = carry
 
     scores = _decoding.length_normalize(
         scores, lengths, length_penalty, options["length_penalty_form"]
     )
     _, best = ops.top_k(ops.reshape(scores, (-1, beam_width)), 1)  # (batch, 1)
     best = ops.arange(batch, dtype="int32") * beam_width + ops.cast(best[:, 0], "int32")
-    return GenerationOutput(
-        ids=ops.take(ids, best, axis=0),
-        lengths=ops.take(lengths, best, axis=0),
-        scores=ops.take(scores, best, axis=0),
-        attention=ops.take(attention, best, axis=0),
+    return _decoding.output(
+        ops.take(ids, best, axis=0),
+        ops.take(lengths, best, axis=0),
+        ops.take(scores, best, axis=0),
+        _decoding.take_rows(buffers, best),
     )

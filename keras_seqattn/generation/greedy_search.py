@@ -5,7 +5,6 @@ import functools
 from keras import ops
 
 from keras_seqattn.generation import _decoding
-from keras_seqattn.generation.generation_output import GenerationOutput
 from keras_seqattn.generation.logits_processing import process_scores
 
 
@@ -16,15 +15,16 @@ def greedy_search(
 
     The model only has to implement the seam of every generative model of the
     package, `encode(inputs) -> (memory, state)` and
-    `decode_step(token_ids, state, memory, index) -> (logits, state, attention)`.
+    `decode_step(token_ids, state, memory, index) -> (logits, state, outputs)`
+    (`outputs`: the step's attention, or a dict of named per-step outputs).
 
     1. Encode once: `memory, state = model.encode(inputs)`.
     2. At position `t` (from `0`, fed `[START]`), run one decoder step and take
        the top-1 of `log_softmax(logits)` with `ops.top_k(., 1)` (not `argmax`,
        whose TensorFlow lowering is not a TFLite builtin).
-    3. Write the token and this step's attention into fixed-size buffers; a row
-       that emitted `stop_id` is done: from then on it gets `pad_id`, zero
-       attention and no more score.
+    3. Write the token and this step's named outputs (its attention, ...) into
+       fixed-size buffers; a row that emitted `stop_id` is done: from then on it
+       gets `pad_id`, zero outputs and no more score.
     4. Stop when every row is done or `max_length` tokens were produced.
 
     The steps after the first run in `ops.while_loop`, so the search compiles
@@ -47,8 +47,9 @@ def greedy_search(
 
     Returns:
         A `GenerationOutput`: `ids` `(batch, max_length)` int32, `lengths`
-        `(batch,)` int32, `scores` `(batch,)` float32 and `attention`
-        `(batch, max_length, *attention_shape)` float32.
+        `(batch,)` int32, `scores` `(batch,)` float32, `attention`
+        `(batch, max_length, *attention_shape)` float32 and `steps`, every named
+        per-step output `(batch, max_length, *shape)` float32.
 
     Example:
 
@@ -71,7 +72,7 @@ def greedy_search(
         process_scores, start_id=start_id, stop_id=stop_id, max_length=max_length, options=options
     )
 
-    def choose(index, logits, state, step_attention, ids, attention, scores, lengths, done):
+    def choose(index, logits, state, outputs, ids, buffers, scores, lengths, done):
         log_probs = process(ops.log_softmax(logits, axis=-1), ids, index)  # (batch, vocab)
         # transformers' greedy search processes the logits themselves, which only
         # changes the choice under a repetition penalty (the rest are bans).
@@ -85,27 +86,26 @@ def greedy_search(
         scores = ops.where(done, scores, scores + step_scores)
         lengths = lengths + ops.cast(ops.logical_not(done), "int32")
         ids = _decoding.write_step(ids, index, tokens)
-        step_attention = _decoding.mask_rows(step_attention, done)
-        attention = _decoding.write_step(attention, index, step_attention)
+        buffers = _decoding.write_steps(buffers, index, outputs, done)
         done = ops.logical_or(done, ops.equal(tokens, stop_id))
-        return index + 1, tokens, state, ids, attention, scores, lengths, done
+        return index + 1, tokens, state, ids, buffers, scores, lengths, done
 
-    def step(index, tokens, state, ids, attention, scores, lengths, done):
-        logits, state, step_attention = _decoding.decode(model, tokens, state, memory, index)
-        return choose(index, logits, state, step_attention, ids, attention, scores, lengths, done)
+    def step(index, tokens, state, ids, buffers, scores, lengths, done):
+        logits, state, outputs = _decoding.decode(model, tokens, state, memory, index)
+        return choose(index, logits, state, outputs, ids, buffers, scores, lengths, done)
 
     # The first step runs before the loop: it builds the model's layers outside
-    # any trace, and its attention shape sizes the attention buffer.
+    # any trace, and its outputs' shapes size their buffers.
     index = ops.convert_to_tensor(0, dtype="int32")
     tokens = ops.full((batch,), start_id, dtype="int32")
-    logits, state, step_attention = _decoding.decode(model, tokens, state, memory, index)
+    logits, state, outputs = _decoding.decode(model, tokens, state, memory, index)
     carry = choose(
         index,
         logits,
         state,
-        step_attention,
+        outputs,
         ops.full((batch, max_length), pad_id, dtype="int32"),
-        _decoding.empty_attention_buffer(step_attention, max_length),
+        _decoding.empty_buffers(outputs, max_length),
         ops.zeros((batch,), dtype="float32"),
         ops.zeros((batch,), dtype="int32"),
         ops.zeros((batch,), dtype="bool"),
@@ -115,8 +115,8 @@ def greedy_search(
         step,
         carry,
     )
-    _, _, _, ids, attention, scores, lengths, _ = carry
+    _, _, _, ids, buffers, scores, lengths, _ = carry
     scores = _decoding.length_normalize(
         scores, lengths, length_penalty, options["length_penalty_form"]
     )
-    return GenerationOutput(ids=ids, lengths=lengths, scores=scores, attention=attention)
+    return _decoding.output(ids, lengths, scores, buffers)

@@ -25,12 +25,14 @@ def generate(
     - `encode(inputs) -> (memory, state)`: two tuples of tensors, batch first
       (encoder states, image grid, cross-attention keys and values; RNN states,
       self-attention caches). Either may be empty.
-    - `decode_step(token_ids, state, memory, index) -> (logits, state, attention)`:
+    - `decode_step(token_ids, state, memory, index) -> (logits, state, outputs)`:
       `token_ids` int32 `(batch,)`, `index` an int32 scalar tensor (`0` for the
       step fed `[START]`); returns `(batch, vocab)` logits, the new state (same
-      structure, shapes and dtypes) and this step's attention
-      `(batch, *attention_shape)`, or a `(batch, 0)` tensor for a model without
-      attention.
+      structure, shapes and dtypes) and this step's outputs: its attention
+      `(batch, *attention_shape)` (a `(batch, 0)` tensor for a model without
+      attention), or a dict of named per-step outputs, each `(batch, *shape)`
+      (`{"attention": ..., "beta": ...}`), every one of which is buffered by
+      name and returned in `steps`.
 
     `beam_width=1` runs `greedy_search`, a larger width runs `beam_search`; both
     loop in `ops.while_loop` over fixed-size buffers and use no op outside the
@@ -78,8 +80,10 @@ def generate(
         A `GenerationOutput` with `ids` `(batch, max_length)` int32 (the tokens
         after `[START]`, `[STOP]` included, `pad_id` after it), `lengths`
         `(batch,)` int32 (`[STOP]` counted), `scores` `(batch,)` float32 (the
-        sum of log-probabilities divided by `lp(length)`) and `attention`
-        `(batch, max_length, *attention_shape)` float32 (zero after the end).
+        sum of log-probabilities divided by `lp(length)`), `attention`
+        `(batch, max_length, *attention_shape)` float32 (zero after the end) and
+        `steps`, a dict of every named per-step output `(batch, max_length,
+        *shape)` float32 (`steps["attention"]` is `attention`).
 
     Example:
 

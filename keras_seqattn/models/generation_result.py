@@ -24,6 +24,10 @@ class GenerationResult:
         attention_heads: list, per row, of the attention of each head,
             `(length, num_heads, input_len)`, for multi-head models that report
             it (`attention` then holds the head average); empty otherwise.
+        steps: dict, every named per-step output of the model's decoder step
+            (`attention`, and for example the sentinel's `beta`): per name, a
+            list per row of `(length, *shape)` arrays, one row per output token.
+            Unlike `attention`, the input axis keeps its padding positions.
     """
 
     text: list
@@ -34,6 +38,7 @@ class GenerationResult:
     input_tokens: list
     output_tokens: list
     attention_heads: list = dataclasses.field(default_factory=list)
+    steps: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_output(cls, output, tokenizer, input_ids=None, input_tokens=None, input_pad_id=0):
@@ -46,7 +51,12 @@ class GenerationResult:
             rows = [a[:n, ..., :r] for a, n, r in zip(attention, lengths, real)]
         else:
             rows = [a[:n] for a, n in zip(attention, lengths)]
+        steps = {
+            name: [row[:n] for row, n in zip(np.asarray(ops.convert_to_numpy(value)), lengths)]
+            for name, value in (getattr(output, "steps", None) or {}).items()
+        }
         return cls(
+            steps=steps,
             text=tokenizer.detokenize(ids),
             ids=ids,
             lengths=lengths,

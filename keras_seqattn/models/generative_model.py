@@ -25,7 +25,9 @@ class GenerativeModel(keras.Model):
 
     - `encode(inputs) -> (memory, state)`: tuples of tensors, batch first;
     - `decode_step(token_ids, state, memory, index) -> (logits, state,
-      attention)`.
+      outputs)`: `outputs` is the step's attention, or a dict of named per-step
+      outputs (`{"attention": ..., "beta": ...}`), each of which reaches
+      `GenerationOutput.steps` and `GenerationResult.steps` by its name.
 
     Greedy and beam search, attention collection and export then come from
     `keras_seqattn.generation` for every model alike.

@@ -55,4 +55,5 @@ class Generator(keras.Model):
             "lengths": output.lengths,
             "scores": output.scores,
             "attention": output.attention,
+            "steps": output.steps,  # every named per-step output, `attention` among them
         }

@@ -31,12 +31,17 @@ class ToyModel:
             without it the state tuple is empty.
         heads: `None` for `(batch, source)` attention, an int for
             `(batch, heads, source)`, `0` for a model without attention.
+        named: `True` to return the step's outputs by name: `{"attention": ...,
+            "gate": ...}` (no `attention` with `heads=0`), where `gate` is
+            `(batch, 2)`, `[previous token + 1, t + row_bias[row, 0]]`, so that a
+            wrong beam reorder or a wrong position gives wrong numbers.
     """
 
-    def __init__(self, table, state_table=None, heads=None):
+    def __init__(self, table, state_table=None, heads=None, named=False):
         self.table = np.asarray(table, "float32")
         self.state_table = None if state_table is None else np.asarray(state_table, "float32")
         self.heads = heads
+        self.named = named
 
     def encode(self, inputs):
         source = ops.convert_to_tensor(inputs["source"], "float32")
@@ -65,7 +70,13 @@ class ToyModel:
             attention = ops.zeros((ops.shape(token_ids)[0], 0))  # (batch, 0)
         elif self.heads is not None:
             attention = ops.stack([attention * (h + 1) for h in range(self.heads)], axis=1)
-        return logits, state, attention
+        if not self.named:
+            return logits, state, attention
+        position = ops.zeros_like(previous) + ops.cast(index, "float32")  # (batch, 1)
+        outputs = {"gate": ops.concatenate([previous, position + row_bias[:, :1]], axis=1)}
+        if self.heads != 0:
+            outputs["attention"] = attention
+        return logits, state, outputs
 
 
 def random_inputs(batch, vocab, source=4, extras=True, seed=0):
@@ -105,6 +116,12 @@ def attention(model, inputs, row, prefix):
     if model.heads is not None:
         return np.stack([weights * (h + 1) for h in range(model.heads)])
     return weights
+
+
+def gate(inputs, row, prefix):
+    """The named toy's `gate` output for the step that follows `prefix` in `row`."""
+    previous = prefix[-1] if prefix else START
+    return np.array([previous + 1.0, len(prefix) + inputs["row_bias"][row][0]])
 
 
 def length_penalty(length, alpha):
