@@ -61,10 +61,6 @@ def apart_beam_search(
         """Rows `groups * width + picks` of a `(batch * width, ...)` tensor, flat."""
         return ops.reshape(groups * width + picks, (-1,))  # (batch * n,)
 
-    def gather(x, groups, picks, width):
-        """Rows `groups * width + picks` of `x` (batch * width, ...) -> (batch * n, ...)."""
-        return ops.take(x, rows_of(groups, picks, width), axis=0)
-
     def choose(index, logits, state, outputs, carry):
         run_ids, run_att, run_scores, fin_ids, fin_att, fin_scores, fin_len, fin_flag, open_ = carry
         vocab = _decoding.vocabulary_size(logits)
@@ -93,9 +89,11 @@ def apart_beam_search(
         run_scores, keep = ops.top_k(running, k)  # (batch, k)
         keep = ops.cast(keep, "int32")
         kept_parents = ops.take_along_axis(parents, keep, axis=1)  # (batch, k)
-        state = tuple(gather(s, row_of_group, kept_parents, k) for s in state)
-        run_ids = gather(cand_ids, row_of_group, keep, 2 * k)
-        run_att = _decoding.take_rows(cand_att, rows_of(row_of_group, keep, 2 * k))
+        state_rows = rows_of(row_of_group, kept_parents, k)  # (batch * k,)
+        state = tuple(ops.take(s, state_rows, axis=0) for s in state)
+        kept = rows_of(row_of_group, keep, 2 * k)  # (batch * k,) rows of the candidates
+        run_ids = ops.take(cand_ids, kept, axis=0)
+        run_att = _decoding.take_rows(cand_att, kept)
         tokens = ops.reshape(ops.take_along_axis(tokens, keep, axis=1), (-1,))  # (batch * k,)
 
         # Candidates among the first k that ended join the finished set.
